@@ -11,7 +11,9 @@ import importlib
 import sys
 
 # subcommand name -> module path (imported lazily so `--help` stays fast and torch-free paths stay so)
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "models": "edge.commands.models",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
