@@ -278,7 +278,11 @@ def preprocess(
         if present[:, b].any():
             body = arr[:, b].copy()
             filled[:, b] = fill_missing(body, layout)
-            filled[~present[:, b], b] = 0.0
+            # Only frames before a body appears or after it leaves are absent (zeros); a dropout
+            # inside its span is missing data, filled by interpolation like a missing joint.
+            seen = np.flatnonzero(present[:, b])
+            filled[: seen[0], b] = 0.0
+            filled[seen[-1] + 1 :, b] = 0.0
     # the main body must be body 0: if it is absent in frame 0, move the first present one there
     if not present[0, 0] and present[0].any():
         first = int(np.argmax(present[0]))
