@@ -13,6 +13,7 @@ import sys
 # subcommand name -> module path (imported lazily so `--help` stays fast and torch-free paths stay so)
 COMMANDS: dict[str, str] = {
     "models": "edge.commands.models",
+    "listen": "edge.commands.listen",
 }
 
 

@@ -1,0 +1,308 @@
+"""ZeroMQ PUB side of the edge runtime: labels, events and heartbeats (schema: :mod:`edge.protocol`).
+
+Usage::
+
+    pub = Publisher(PublisherConfig(source="cam0", model_id="crossglg-ntu-abc123", backend="onnxruntime"))
+    pub.start_heartbeat()             # or call pub.tick() from the frame loop
+    pub.publish_label(track_id=1, state="action", label="wave", score=0.83, margin=0.21,
+                      topk=[("wave", 0.83), ("clap", 0.62)], t_frame=12.4, latency_ms={"model": 19.0})
+    pub.publish_event(track_id=1, event="start", state="action", label="wave", score=0.83,
+                      t_frame=12.4, previous=("none", None))
+    pub.close()
+
+Never blocks the pipeline: bounded SNDHWM, LINGER 0, ``zmq.NOBLOCK`` sends. A PUB socket drops
+messages for a subscriber whose queue is full inside libzmq without telling the sender; subscribers
+see that as gaps in the per-topic ``seq`` (the client counts them). ``stats['dropped']`` counts the
+sends that failed locally (``zmq.Again`` or a closed socket).
+
+Security: binding beyond loopback without CURVE raises ``ValueError`` unless ``insecure=True``
+(which warns). With ``curve_secret_key`` (a ``.key_secret`` file from :mod:`edge.keys`) the socket is a
+CURVE server: traffic is encrypted and only clients that know the server's public key can connect;
+``curve_allowed_clients`` (a directory of client ``.key`` files) further restricts who may connect.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import zmq
+
+from . import protocol
+from .keys import load_secret
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:5556"
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+@dataclass(frozen=True)
+class PublisherConfig:
+    """Publisher settings (all have safe defaults: loopback, bounded queues, 1 Hz heartbeat)."""
+
+    endpoint: str = DEFAULT_ENDPOINT
+    source: str = "default"
+    model_id: str = ""
+    backend: str = ""
+    sndhwm: int = 1000
+    heartbeat_s: float = 1.0
+    curve_secret_key: str | None = None
+    curve_allowed_clients: str | None = None
+    insecure: bool = False
+
+    def __post_init__(self) -> None:
+        protocol.topic_for("hb", self.source)  # validates the source name
+        if self.sndhwm < 1:
+            raise ValueError(f"publisher.sndhwm must be >= 1, got {self.sndhwm}")
+        if self.heartbeat_s <= 0:
+            raise ValueError(f"publisher.heartbeat_s must be > 0, got {self.heartbeat_s}")
+
+
+def is_local_endpoint(endpoint: str) -> bool:
+    """True for ``ipc://``, ``inproc://`` and ``tcp://`` on a loopback address."""
+    scheme, _, rest = endpoint.partition("://")
+    if scheme in ("ipc", "inproc"):
+        return True
+    if scheme != "tcp":
+        return False
+    host = rest.rsplit(":", 1)[0]
+    return host in _LOOPBACK_HOSTS or host.startswith("127.")
+
+
+class Publisher:
+    """One PUB socket for one source. Thread-safe: sends are serialised by a lock."""
+
+    def __init__(self, config: PublisherConfig | None = None, context: zmq.Context | None = None) -> None:
+        self.config = cfg = config or PublisherConfig()
+        secure = cfg.curve_secret_key is not None
+        if not is_local_endpoint(cfg.endpoint) and not secure:
+            msg = (
+                f"publisher: {cfg.endpoint} is reachable beyond this machine and CURVE is off: anyone on the "
+                "network can read the labels. Pass CURVE keys (curve_secret_key) or insecure=True / --insecure."
+            )
+            if not cfg.insecure:
+                raise ValueError(msg)
+            warnings.warn(msg, stacklevel=2)
+            log.warning("INSECURE: %s", msg)
+        self._ctx = context or zmq.Context.instance()
+        self._auth = None
+        self._sock = self._ctx.socket(zmq.PUB)
+        try:
+            self._sock.setsockopt(zmq.SNDHWM, cfg.sndhwm)
+            self._sock.setsockopt(zmq.LINGER, 0)
+            if secure:
+                self._setup_curve(cfg)
+            self._sock.bind(cfg.endpoint)
+        except BaseException:
+            self._close_socket()
+            raise
+        self.endpoint: str = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.session = secrets.token_hex(6)
+        self._lock = threading.RLock()
+        self._seq: dict[str, int] = {}
+        self._tracks: dict[int, dict[str, Any]] = {}
+        self._status: dict[str, Any] = {}
+        self.stats = {"sent": 0, "dropped": 0, "heartbeats": 0}
+        self._t0 = time.monotonic()
+        self._next_hb = self._t0
+        self._hb_thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._closed = False
+
+    def _setup_curve(self, cfg: PublisherConfig) -> None:
+        public, secret = load_secret(cfg.curve_secret_key)  # type: ignore[arg-type]
+        if cfg.curve_allowed_clients is not None:
+            from zmq.auth.thread import ThreadAuthenticator
+
+            self._auth = ThreadAuthenticator(self._ctx)
+            self._auth.start()
+            self._auth.configure_curve(domain="*", location=str(cfg.curve_allowed_clients))
+        self._sock.curve_secretkey = secret
+        self._sock.curve_publickey = public
+        self._sock.curve_server = True
+
+    # ---- sending --------------------------------------------------------------------------
+
+    def _base(self, kind: str) -> tuple[str, dict[str, Any]]:
+        topic = protocol.topic_for(kind, self.config.source)
+        seq = self._seq.get(topic, 0)
+        self._seq[topic] = seq + 1
+        payload = {
+            "schema": protocol.SCHEMA,
+            "schema_version": protocol.SCHEMA_VERSION,
+            "kind": kind,
+            "source": self.config.source,
+            "session": self.session,
+            "seq": seq,
+            "t_pub": time.time(),
+            "model_id": self.config.model_id,
+            "backend": self.config.backend,
+        }
+        return topic, payload
+
+    def _send(self, topic: str, payload: dict[str, Any]) -> bool:
+        frames = protocol.encode(topic, payload)
+        if self._closed:
+            self.stats["dropped"] += 1
+            return False
+        try:
+            self._sock.send_multipart(frames, flags=zmq.NOBLOCK, copy=True)
+        except zmq.Again:
+            self.stats["dropped"] += 1
+            return False
+        self.stats["sent"] += 1
+        return True
+
+    def publish_label(
+        self,
+        *,
+        track_id: int | None,
+        state: str,
+        label: str | None = None,
+        score: float | None = None,
+        margin: float | None = None,
+        topk: Iterable[tuple[str, float]] = (),
+        t_frame: float,
+        latency_ms: Mapping[str, float] | None = None,
+        reason: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Publish one window's result on ``crossglg.v1.label.<source>``; returns False if dropped.
+
+        Also updates the track snapshot carried by heartbeats.
+        """
+        with self._lock:
+            topic, p = self._base("label")
+            p.update(
+                track_id=track_id,
+                state=state,
+                label=label,
+                score=_num(score),
+                margin=_num(margin),
+                reason=reason,
+                topk=[{"label": str(lbl), "score": float(s)} for lbl, s in topk],
+                t_frame=float(t_frame),
+                latency_ms={str(k): round(float(v), 3) for k, v in (latency_ms or {}).items()},
+            )
+            if extra:
+                p.update({k: v for k, v in extra.items() if k not in p})
+            protocol.validate_payload(topic, p)
+            if track_id is not None:
+                self._tracks[track_id] = {
+                    "track_id": track_id, "state": state, "label": label, "score": _num(score), "t_frame": float(t_frame),
+                }
+            return self._send(topic, p)
+
+    def publish_event(
+        self,
+        *,
+        track_id: int | None,
+        event: str,
+        state: str,
+        label: str | None,
+        score: float | None,
+        t_frame: float,
+        previous: Sequence[str | None] = ("none", None),
+        extra: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Publish a smoothed state change on ``crossglg.v1.event.<source>``.
+
+        ``event``: ``start`` (none/unknown/no_person -> action), ``end`` (action -> not action) or
+        ``change`` (anything else, e.g. action A -> action B). ``previous`` = ``(state, label)``.
+        """
+        with self._lock:
+            topic, p = self._base("event")
+            p.update(
+                track_id=track_id, event=event, state=state, label=label, score=_num(score), t_frame=float(t_frame),
+                previous={"state": previous[0], "label": previous[1]},
+            )
+            if extra:
+                p.update({k: v for k, v in extra.items() if k not in p})
+            protocol.validate_payload(topic, p)
+            return self._send(topic, p)
+
+    def set_status(self, **fields: Any) -> None:
+        """Extra JSON-serialisable fields for the heartbeat's ``status`` object (e.g. ``fps=29.7``)."""
+        with self._lock:
+            self._status.update(fields)
+
+    def forget_track(self, track_id: int) -> None:
+        """Drop a lost track from the heartbeat snapshot."""
+        with self._lock:
+            self._tracks.pop(track_id, None)
+
+    def heartbeat(self) -> bool:
+        """Send one heartbeat now (snapshot of every track, counters, status)."""
+        with self._lock:
+            topic, p = self._base("hb")
+            self.stats["heartbeats"] += 1
+            p.update(
+                interval_s=self.config.heartbeat_s,
+                uptime_s=round(time.monotonic() - self._t0, 3),
+                stats=dict(self.stats),
+                tracks=[dict(t) for _, t in sorted(self._tracks.items())],
+                status=dict(self._status),
+            )
+            return self._send(topic, p)
+
+    def tick(self, now: float | None = None) -> bool:
+        """Send a heartbeat if one is due (``now``: ``time.monotonic()`` scale). Call from the frame loop."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if now < self._next_hb:
+                return False
+            # schedule from the due time, not from now, so the long-run rate is exactly 1/interval;
+            # after a long stall skip the missed beats instead of bursting them
+            self._next_hb += self.config.heartbeat_s
+            if self._next_hb <= now:
+                self._next_hb = now + self.config.heartbeat_s
+        return self.heartbeat()
+
+    def start_heartbeat(self) -> None:
+        """Send heartbeats from a daemon thread every ``heartbeat_s`` until :meth:`close`."""
+        if self._hb_thread is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                self.heartbeat()
+                self._stop.wait(self.config.heartbeat_s)
+
+        self._hb_thread = threading.Thread(target=loop, name="crossglg-heartbeat", daemon=True)
+        self._hb_thread.start()
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    def _close_socket(self) -> None:
+        self._sock.close(linger=0)
+        if self._auth is not None:
+            self._auth.stop()
+            self._auth = None
+
+    def close(self) -> None:
+        """Stop the heartbeat thread and close the socket (LINGER 0: queued messages are dropped)."""
+        self._stop.set()
+        if self._hb_thread is not None:
+            self._hb_thread.join(timeout=2.0)
+            self._hb_thread = None
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._close_socket()
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _num(x: float | None) -> float | None:
+    return None if x is None else float(x)

@@ -1,0 +1,45 @@
+"""`crossglg-edge listen` as a subprocess against a real publisher."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+from edge.publisher import Publisher, PublisherConfig
+
+
+def _spawn(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "listen", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_listen_count_prints_json_lines() -> None:
+    with Publisher(PublisherConfig(endpoint="tcp://127.0.0.1:*", source="cam0")) as pub:
+        proc = _spawn("--connect", pub.endpoint, "--count", "3", "--topic", "crossglg.v1.label.", "--timeout", "20")
+        deadline = time.monotonic() + 20
+        i = 0
+        while proc.poll() is None and time.monotonic() < deadline:
+            pub.publish_label(track_id=2, state="unknown", score=0.4, margin=0.01, reason="low_margin",
+                              topk=[("wave", 0.4)], t_frame=i / 30.0)
+            pub.heartbeat()  # filtered out by --topic
+            i += 1
+            time.sleep(0.02)
+        out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 3
+    rows = [json.loads(line) for line in lines]
+    assert all(r["topic"] == "crossglg.v1.label.cam0" and r["payload"]["state"] == "unknown" for r in rows)
+    seqs = [r["payload"]["seq"] for r in rows]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 3
+
+
+def test_listen_timeout_exits_1() -> None:
+    with Publisher(PublisherConfig(endpoint="tcp://127.0.0.1:*")) as pub:
+        proc = _spawn("--connect", pub.endpoint, "--timeout", "0.3")
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 1 and out == "" and "no message" in err
