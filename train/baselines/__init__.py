@@ -1,0 +1,1 @@
+"""Non-learned baselines that learned models must beat."""

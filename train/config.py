@@ -1,0 +1,297 @@
+"""Training configuration: frozen dataclasses, YAML loading, dotted CLI overrides, resolved save.
+
+A run is fully described by one :class:`TrainConfig`. It is built from defaults (the paper's recipe),
+then a YAML file, then ``--set section.field=value`` overrides, and saved resolved as
+``config.yaml`` next to the outputs so a run can be reproduced from its folder alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+VARIANTS: dict[str, tuple[bool, bool]] = {
+    # name -> (global-to-local guidance, local-to-global guidance)
+    "baseline": (False, False),
+    "g2l": (True, False),
+    "l2g": (False, True),
+    "crossglg": (True, True),
+}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """What the model sees.
+
+    Attributes:
+        protocol: one-shot protocol name (see ``train.protocols``), e.g. ``"realdata"``.
+        frames: window length T after preprocessing (the paper: 64).
+        max_bodies: bodies M per sample.
+        layout: skeleton layout name.
+        max_per_class: keep at most this many training samples per class (0 = all); for quick runs.
+        num_workers: DataLoader worker processes (0 = in the main process).
+        cache_dir: raw-sequence cache ("" = ``<out>/../.cache`` is not used; no cache).
+    """
+
+    protocol: str = "realdata"
+    frames: int = 64
+    max_bodies: int = 1
+    layout: str = "ntu25"
+    max_per_class: int = 0
+    num_workers: int = 0
+    cache_dir: str = ""
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """InfoGCN's augmentation: random crop of 50-100% of the valid frames, random rotation."""
+
+    enabled: bool = True
+    crop_min: float = 0.5
+    crop_max: float = 1.0
+    rotate: float = 0.3  # radians, uniform in [-rotate, rotate] about each axis
+    test_crop: float = 0.95  # centre crop at evaluation
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """The paper's recipe: SGD Nesterov, lr 0.05, batch 128, 110 epochs, warm-up, step decay."""
+
+    lr: float = 0.05
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    batch_size: int = 128  # global batch (split across DDP ranks)
+    epochs: int = 110
+    warmup_epochs: int = 5
+    milestones: tuple[int, ...] = (90, 100)  # given for `reference_epochs`; scaled to `epochs`
+    reference_epochs: int = 110
+    gamma: float = 0.1
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """Which model to build.
+
+    Attributes:
+        variant: ``baseline`` (InfoGCN), ``g2l``, ``l2g`` or ``crossglg`` (both guidances).
+        params: extra keyword arguments for the model package's ``ModelConfig`` (e.g. channel
+            widths for tiny test models); validated by that class.
+    """
+
+    variant: str = "crossglg"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """L = L_s + alpha1 * L_calibrate + alpha2 * L_c (paper: 0.5 and 0.2)."""
+
+    alpha1: float = 0.5
+    alpha2: float = 0.2
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    """Frozen text encoder for the guidance (any local path or hub id; default the bundled MiniLM)."""
+
+    encoder: str = "minilm"
+    cache_dir: str = ".cache/text"
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """One-shot evaluation: random exemplar draws and distribution calibration parameters."""
+
+    draws: int = 20
+    draw_seed: int = 0
+    dc_beta: float = 0.5
+    dc_k: int = 2
+    dc_alpha: float = 0.21
+    dc_samples: int = 750
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A whole training run."""
+
+    seed: int = 0
+    amp: bool = True  # used on CUDA only
+    num_threads: int = 0  # torch intra-op threads on CPU (0 = torch default)
+    log_every: int = 10
+    eval_every: int = 0  # one-shot eval every N epochs during training (0 = only at the end)
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    model: ModelSection = field(default_factory=ModelSection)
+    loss: LossConfig = field(default_factory=LossConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self) -> None:
+        if self.model.variant not in VARIANTS:
+            raise ValueError(f"model.variant: expected one of {sorted(VARIANTS)}, got {self.model.variant!r}")
+        if self.optim.batch_size < 1 or self.optim.epochs < 1:
+            raise ValueError("optim.batch_size and optim.epochs must be >= 1")
+        if not 0 < self.augment.crop_min <= self.augment.crop_max <= 1:
+            raise ValueError("augment: expected 0 < crop_min <= crop_max <= 1")
+
+    @property
+    def guidance(self) -> tuple[bool, bool]:
+        """(g2l, l2g) switches of the chosen variant."""
+        return VARIANTS[self.model.variant]
+
+
+# --------------------------------------------------------------------------- building from dicts
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    """Coerce a YAML value to the annotated type ``tp``; ``where`` names the field for errors."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, Mapping):
+            raise ValueError(f"{where}: expected a mapping, got {type(value).__name__}")
+        return _build(tp, value, where)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return None if value is None else _convert(value, args[0], where)
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, Sequence):
+            raise ValueError(f"{where}: expected a list, got {value!r}")
+        (item_tp, *_rest) = typing.get_args(tp)
+        return tuple(_convert(v, item_tp, where) for v in value)
+    if origin is dict or tp is dict:
+        if not isinstance(value, Mapping):
+            raise ValueError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{where}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}; expected some of {sorted(names)}")
+    kwargs = {k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain nested dict (tuples as lists) suitable for YAML, JSON and checkpoints."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, tuple):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+
+    return {k: plain(v) for k, v in dataclasses.asdict(cfg).items()}
+
+
+def from_dict(data: Mapping[str, Any], where: str = "config") -> TrainConfig:
+    """Build a :class:`TrainConfig` from a nested mapping (missing fields keep their defaults)."""
+    return _build(TrainConfig, data, where)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"optim.lr=0.01"`` -> (["optim", "lr"], 0.01); the value is parsed as YAML."""
+    if "=" not in text:
+        raise ValueError(f"--set {text!r}: expected section.field=value")
+    key, raw = text.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ValueError(f"--set {text!r}: empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ValueError(f"--set {text!r}: value is not valid YAML: {exc}") from None
+    return parts, value
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in extra.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict) and k != "params":
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
+    """Defaults <- YAML file ``path`` <- ``overrides`` (``section.field=value`` strings)."""
+    data: dict[str, Any] = {}
+    where = "config"
+    if path is not None:
+        where = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise FileNotFoundError(f"config file not found: {path}") from None
+        try:
+            loaded = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path}: invalid YAML: {exc}") from None
+        if not isinstance(loaded, Mapping):
+            raise ValueError(f"{path}: expected a mapping at the top level")
+        data = dict(loaded)
+    base = to_dict(TrainConfig())
+    merged = _merge(base, data)
+    for text in overrides:
+        parts, value = parse_override(text)
+        node = merged
+        for p in parts[:-1]:
+            if not isinstance(node.get(p), dict):
+                raise ValueError(f"--set {text!r}: {p!r} is not a config section")
+            node = node[p]
+        if parts[-1] not in node and not (len(parts) >= 2 and parts[-2] == "params"):
+            raise ValueError(f"--set {text!r}: unknown field {'.'.join(parts)!r}")
+        node[parts[-1]] = value
+    return from_dict(merged, where)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and ``os.replace`` (never half-written)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_config(cfg: TrainConfig, path: str | os.PathLike) -> None:
+    """Save the resolved config as YAML (atomic)."""
+    atomic_write_text(path, yaml.safe_dump(to_dict(cfg), sort_keys=False))
