@@ -14,6 +14,7 @@ import sys
 COMMANDS: dict[str, str] = {
     "models": "edge.commands.models",
     "listen": "edge.commands.listen",
+    "build-engine": "edge.commands.build_engine",
 }
 
 
