@@ -1,0 +1,81 @@
+"""Model configuration: one frozen dataclass that fully determines the architecture.
+
+A checkpoint stores ``ModelConfig.to_dict()`` next to the weights; ``ModelConfig.from_dict``
+rebuilds the same model (unknown keys are an error, not silently dropped).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from crossglg.skeleton.layouts import Layout, get_layout
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of the dual-branch CrossGLG model (and of its skeleton-only inference model).
+
+    Attributes:
+        encoder: registry name of the skeleton encoder (``"infogcn"``, ``"stgcn"``).
+        num_classes: classes of the shared classifier (base classes during training).
+        layout: skeleton layout name (``"ntu25"``, ``"kinetics18"``); fixes V.
+        in_channels: C of the input ``(N, C, T, V, M)`` (3: xyz, or x, y, score).
+        frames: window length T used for export and FLOP counts (the torch model accepts any T).
+        max_bodies: M; fixed because the input BatchNorm runs over ``M * V * C0`` channels.
+        embed_dim: size of the information-bottleneck latent z (= the inference embedding).
+        g2l: global-to-local guidance (Joint Importance Discriminator + calibration loss).
+        l2g: local-to-global guidance (cross-modal interaction branch + its CE loss).
+        n_pre: encoder blocks before the JID; k_out reweights blocks ``n_pre .. end``.
+        jid_hidden: hidden width of the JID's two-layer MLP.
+        text_dim: D of the joint text features ``(num_classes, V, D)`` (384 for all-MiniLM-L6-v2).
+        interaction_layers / interaction_dim / interaction_heads: the cross-modal module.
+        num_heads: SA-GC attention heads (InfoGCN: 3).
+        prior_gain: gain of the orthogonal class prior for the MMD loss (InfoGCN: 3).
+    """
+
+    encoder: str = "infogcn"
+    num_classes: int = 100
+    layout: str = "ntu25"
+    in_channels: int = 3
+    frames: int = 64
+    max_bodies: int = 1
+    embed_dim: int = 256
+    g2l: bool = True
+    l2g: bool = True
+    n_pre: int = 5
+    jid_hidden: int = 32
+    text_dim: int = 384
+    interaction_layers: int = 2
+    interaction_dim: int = 256
+    interaction_heads: int = 4
+    num_heads: int = 3
+    prior_gain: float = 3.0
+
+    def __post_init__(self) -> None:
+        for name in ("num_classes", "in_channels", "frames", "max_bodies", "embed_dim", "n_pre", "jid_hidden",
+                     "text_dim", "interaction_dim", "interaction_heads", "num_heads"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"ModelConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.interaction_layers < 0:
+            raise ValueError(f"ModelConfig.interaction_layers must be >= 0, got {self.interaction_layers}")
+        if self.interaction_dim % self.interaction_heads:
+            raise ValueError(
+                f"ModelConfig.interaction_dim ({self.interaction_dim}) must be divisible by "
+                f"interaction_heads ({self.interaction_heads})"
+            )
+        get_layout(self.layout)  # raises ValueError naming the known layouts
+
+    @property
+    def skeleton_layout(self) -> Layout:
+        return get_layout(self.layout)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"ModelConfig: unknown fields {sorted(unknown)}; expected a subset of {sorted(known)}")
+        return cls(**d)

@@ -1,0 +1,193 @@
+"""InfoGCN encoder (CVPR 2022), written for speed with the same maths and parameter count.
+
+Structure (see DESIGN.md "Model facts"): input transform ``I - A_outward`` -> Linear(C -> 64) +
+learnable joint embedding -> BatchNorm over ``M * V * 64`` -> 9 encoding blocks (64, 64, 64,
+128/2, 128, 128, 256/2, 256, 256). A block is SA-GC -> MS-TCN, plus a residual, then ReLU.
+
+Speed choices (the maths is unchanged, ``tests`` check it against ``reference_infogcn``):
+
+* SA-GC is vectorised over heads. The per-head graph products are one batched matmul whose
+  result is already laid out as ``(N, T, V, H*C)``; the three per-head 1x1 convs and their sum
+  then collapse into one GEMM with a ``(C_out, H*C)`` weight. No einsum, no per-head loop.
+* The three MS-TCN branches that start with a 1x1 conv + BN + ReLU share one conv (their weights
+  concatenated), so ORT runs one larger GEMM instead of three small ones.
+* The input BatchNorm is applied as a broadcast affine in eval mode (no permutes).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from crossglg.skeleton.layouts import Layout
+
+from .graph import input_transform
+from .registry import SkeletonEncoder, register_encoder
+
+INFOGCN_CHANNELS = (64, 64, 64, 128, 128, 128, 256, 256, 256)
+INFOGCN_STRIDES = (1, 1, 1, 2, 1, 1, 2, 1, 1)
+
+
+def _bn(channels: int, gamma: float = 1.0) -> nn.BatchNorm2d:
+    bn = nn.BatchNorm2d(channels)
+    nn.init.constant_(bn.weight, gamma)
+    nn.init.zeros_(bn.bias)
+    return bn
+
+
+def _conv_init(conv: nn.Conv2d) -> nn.Conv2d:
+    nn.init.kaiming_normal_(conv.weight, mode="fan_out")
+    if conv.bias is not None:
+        nn.init.zeros_(conv.bias)
+    return conv
+
+
+class SAGC(nn.Module):
+    """Self-attention graph convolution. ``(N, C, T, V)`` -> ``(N, C_out, T, V)``.
+
+    Per frame and head h: ``A_h = softmax(Q_h K_h^T / sqrt(d)) * S_h`` with Q, K from
+    LayerNorm -> Linear (d = C/8 per head) and S the learnable shared topology (identity at init).
+    Output ``ReLU(BN(sum_h W_h (A_h x) + b_h) + down(x))`` with BN weight initialised to 1e-6.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, num_joints: int, num_heads: int = 3) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels, self.num_heads = in_channels, out_channels, num_heads
+        self.head_dim = max(in_channels // 8, 1)
+        self.scale = self.head_dim**-0.5
+        self.ln = nn.LayerNorm(in_channels)
+        self.to_qk = nn.Linear(in_channels, 2 * num_heads * self.head_dim)
+        nn.init.normal_(self.to_qk.weight, 0.0, 1.0)
+        self.shared_topology = nn.Parameter(torch.eye(num_joints).repeat(num_heads, 1, 1))  # (H, V, V)
+        # the H per-head 1x1 convs as one (C_out, H*C_in) weight; biases kept per head (same params)
+        std = math.sqrt(2.0 / (out_channels * num_heads))
+        self.head_weight = nn.Parameter(torch.randn(out_channels, num_heads * in_channels) * std)
+        self.head_bias = nn.Parameter(torch.zeros(num_heads, out_channels))
+        self.bn = _bn(out_channels, 1e-6)
+        if in_channels != out_channels:
+            self.down = nn.Sequential(_conv_init(nn.Conv2d(in_channels, out_channels, 1)), _bn(out_channels))
+        else:
+            self.down = nn.Identity()
+
+    def attention(self, xt: torch.Tensor) -> torch.Tensor:
+        """``xt (N, T, V, C)`` -> attention ``(N, T, H, V, V)`` (rows sum to 1)."""
+        n, t, v, _ = xt.shape
+        h, d = self.num_heads, self.head_dim
+        qk = self.to_qk(self.ln(xt))  # (N, T, V, 2*H*d): q then k, each (h d)
+        q = qk[..., : h * d].reshape(n, t, v, h, d).transpose(2, 3)  # (N, T, H, V, d)
+        k = qk[..., h * d :].reshape(n, t, v, h, d).permute(0, 1, 3, 4, 2)  # (N, T, H, d, V)
+        return torch.softmax(torch.matmul(q, k) * self.scale, dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, t, v = x.shape
+        xt = x.permute(0, 2, 3, 1)  # (N, T, V, C)
+        a = self.attention(xt) * self.shared_topology  # (N, T, H, V, V)
+        # rows ordered (v, h) so the product lands as (N, T, V, H*C) for the fused head GEMM
+        a = a.transpose(2, 3).reshape(n, t, v * self.num_heads, v)
+        z = torch.matmul(a, xt).reshape(n, t * v, self.num_heads * c)  # (N, T*V, H*C)
+        y = torch.matmul(self.head_weight, z.transpose(1, 2))  # (N, C_out, T*V)
+        y = y + self.head_bias.sum(0)[:, None]
+        y = self.bn(y.reshape(n, self.out_channels, t, v))
+        return F.relu(y + self.down(x))
+
+
+class MSTCN(nn.Module):
+    """Multi-scale temporal conv (kernel 5, dilations 1 and 2, max-pool, 1x1), four branches of C/4.
+
+    ``(N, C_in, T, V)`` -> ``(N, C_out, ceil(T / stride), V)``. The first 1x1 conv + BN + ReLU of
+    the two dilated branches and the max-pool branch share one conv of ``3 * C_out/4`` channels.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, kernel_size: int = 5,
+                 dilations: tuple[int, int] = (1, 2)) -> None:
+        super().__init__()
+        if out_channels % 4:
+            raise ValueError(f"MSTCN: out_channels must be divisible by 4, got {out_channels}")
+        b = out_channels // 4
+        self.branch_channels = b
+        self.proj = nn.Sequential(_conv_init(nn.Conv2d(in_channels, 3 * b, 1)), _bn(3 * b), nn.ReLU())
+        self.temporal = nn.ModuleList()
+        for d in dilations:
+            pad = (kernel_size + (kernel_size - 1) * (d - 1) - 1) // 2
+            conv = nn.Conv2d(b, b, (kernel_size, 1), stride=(stride, 1), padding=(pad, 0), dilation=(d, 1))
+            self.temporal.append(nn.Sequential(_conv_init(conv), _bn(b)))
+        self.pool = nn.MaxPool2d((3, 1), stride=(stride, 1), padding=(1, 0))
+        self.pool_bn = _bn(b)
+        self.point = nn.Sequential(_conv_init(nn.Conv2d(in_channels, b, 1, stride=(stride, 1))), _bn(b))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = self.branch_channels
+        p = self.proj(x)
+        outs = [self.temporal[0](p[:, :b]), self.temporal[1](p[:, b : 2 * b]),
+                self.pool_bn(self.pool(p[:, 2 * b :])), self.point(x)]
+        return torch.cat(outs, dim=1)
+
+
+class InfoGCNBlock(nn.Module):
+    """SA-GC -> (optional joint reweighting) -> MS-TCN, + residual, ReLU.
+
+    ``(N, C_in, T, V)`` -> ``(N, C_out, T/stride, V)``; ``joint_weight`` ``(N, V)`` or None.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, num_joints: int, stride: int = 1, num_heads: int = 3):
+        super().__init__()
+        self.gcn = SAGC(in_channels, out_channels, num_joints, num_heads)
+        self.tcn = MSTCN(out_channels, out_channels, stride)
+        if in_channels == out_channels and stride == 1:
+            self.residual: nn.Module = nn.Identity()
+        else:
+            conv = nn.Conv2d(in_channels, out_channels, 1, stride=(stride, 1))
+            self.residual = nn.Sequential(_conv_init(conv), _bn(out_channels))
+
+    def forward(self, x: torch.Tensor, joint_weight: torch.Tensor | None = None) -> torch.Tensor:
+        y = self.gcn(x)
+        if joint_weight is not None:
+            y = y * joint_weight[:, None, None, :]
+        return F.relu(self.tcn(y) + self.residual(x))
+
+
+@register_encoder("infogcn")
+class InfoGCNEncoder(SkeletonEncoder):
+    """InfoGCN encoder: ``(N, C, T, V, M)`` -> ``(N*M, 256, T/4, V)`` via ``stem`` + 9 ``blocks``."""
+
+    def __init__(self, layout: Layout, in_channels: int = 3, max_bodies: int = 1, base_channels: int = 64,
+                 num_heads: int = 3) -> None:
+        super().__init__(layout, in_channels, max_bodies)
+        v = layout.num_joints
+        scale = base_channels // 64
+        self.block_channels = tuple(c * scale for c in INFOGCN_CHANNELS)
+        self.register_buffer("joint_transform", input_transform(layout, k=1))  # (V, V) float32
+        self.to_joint_embedding = nn.Linear(in_channels, base_channels)
+        self.pos_embedding = nn.Parameter(torch.randn(1, v, base_channels))
+        self.data_bn = nn.BatchNorm1d(max_bodies * v * base_channels)
+        chans = (base_channels, *self.block_channels)
+        self.blocks = nn.ModuleList(
+            InfoGCNBlock(chans[i], chans[i + 1], v, INFOGCN_STRIDES[i], num_heads) for i in range(len(INFOGCN_STRIDES))
+        )
+
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, T, V, M)`` -> ``(N*M, C0, T, V)``."""
+        n, c, t, v, m = x.shape
+        c0 = self.to_joint_embedding.out_features
+        xp = x.permute(0, 4, 1, 2, 3)  # (N, M, C, T, V): cheap, only C=3 channels
+        xp = torch.matmul(xp, self.joint_transform.t())  # joint minus parent, along V
+        h = F.conv2d(xp.reshape(n * m, c, t, v), self.to_joint_embedding.weight[:, :, None, None],
+                     self.to_joint_embedding.bias)  # (N*M, C0, T, V)
+        h = h + self.pos_embedding.transpose(1, 2)[:, :, None, :]
+        h = h.reshape(n, m, c0, t, v)
+        bn = self.data_bn
+        if self.training or not bn.track_running_stats or bn.running_mean is None:
+            # the reference's BatchNorm1d over channels ordered (m, v, c), statistics over (n, t)
+            hb = h.permute(0, 1, 4, 2, 3).reshape(n, m * v * c0, t)
+            hb = bn(hb).reshape(n, m, v, c0, t).permute(0, 1, 3, 4, 2)
+            return hb.reshape(n * m, c0, t, v)
+        # eval: the same BatchNorm as a broadcast affine on (N, M, C0, T, V), no permutes of h
+        inv = torch.rsqrt(bn.running_var + bn.eps)
+        w = bn.weight * inv if bn.affine else inv
+        b = (bn.bias - bn.running_mean * w) if bn.affine else -bn.running_mean * w
+        w = w.reshape(m, v, c0).permute(0, 2, 1)[None, :, :, None, :]
+        b = b.reshape(m, v, c0).permute(0, 2, 1)[None, :, :, None, :]
+        return (h * w + b).reshape(n * m, c0, t, v)
