@@ -74,9 +74,13 @@ def barrier() -> None:
 
 
 def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
-    """Sum a tensor over ranks (in place copy returned); identity in a single process."""
+    """Sum a tensor over ranks (a copy is returned, on ``t``'s device); identity in one process."""
     out = t.clone()
     if dist.is_available() and dist.is_initialized():
+        if dist.get_backend() == "nccl" and not out.is_cuda:  # NCCL reduces CUDA tensors only
+            moved = out.cuda()
+            dist.all_reduce(moved, op=dist.ReduceOp.SUM)
+            return moved.to(t.device)
         dist.all_reduce(out, op=dist.ReduceOp.SUM)
     return out
 
@@ -86,6 +90,22 @@ def all_reduce_mean(t: torch.Tensor) -> torch.Tensor:
     if dist.is_available() and dist.is_initialized():
         return all_reduce_sum(t) / dist.get_world_size()
     return t.clone()
+
+
+def wrap_model(model: torch.nn.Module, info: DistInfo, sync_bn: bool = True) -> torch.nn.Module:
+    """Move to the device; under DDP wrap in ``DistributedDataParallel``.
+
+    On CUDA BatchNorm becomes ``SyncBatchNorm`` (``sync_bn``) so statistics cover the global batch;
+    torch has no CPU SyncBatchNorm, so on CPU (gloo) each rank normalises over its own share and the
+    batch-level loss terms (BN statistics, MMD class means) are those of the rank's share.
+    """
+    model = model.to(info.device)
+    if not info.enabled:
+        return model
+    if sync_bn and info.device.type == "cuda":
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    ids = [info.device.index] if info.device.type == "cuda" else None
+    return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
 def broadcast_object(obj: object, src: int = 0) -> object:
