@@ -1,0 +1,103 @@
+"""Class names per dataset (0-based label = list index) and dataset facts (fps, joint source).
+
+Names follow the datasets' own documentation (see ``../shared/data/README.md`` for the four small
+datasets and the official NTU RGB+D 120 page for NTU).
+"""
+
+from __future__ import annotations
+
+NTU120_CLASSES: tuple[str, ...] = (
+    "drink water", "eat meal/snack", "brushing teeth", "brushing hair", "drop", "pickup", "throw",
+    "sitting down", "standing up (from sitting position)", "clapping", "reading", "writing",
+    "tear up paper", "wear jacket", "take off jacket", "wear a shoe", "take off a shoe",
+    "wear on glasses", "take off glasses", "put on a hat/cap", "take off a hat/cap", "cheer up",
+    "hand waving", "kicking something", "reach into pocket", "hopping (one foot jumping)", "jump up",
+    "make a phone call/answer phone", "playing with phone/tablet", "typing on a keyboard",
+    "pointing to something with finger", "taking a selfie", "check time (from watch)",
+    "rub two hands together", "nod head/bow", "shake head", "wipe face", "salute",
+    "put the palms together", "cross hands in front (say stop)", "sneeze/cough", "staggering",
+    "falling", "touch head (headache)", "touch chest (stomachache/heart pain)",
+    "touch back (backache)", "touch neck (neckache)", "nausea or vomiting condition",
+    "use a fan (with hand or paper)/feeling warm", "punching/slapping other person",
+    "kicking other person", "pushing other person", "pat on back of other person",
+    "point finger at the other person", "hugging other person", "giving something to other person",
+    "touch other person's pocket", "handshaking", "walking towards each other",
+    "walking apart from each other",
+    # NTU RGB+D 120 only (A061-A120)
+    "put on headphone", "take off headphone", "shoot at the basket", "bounce ball",
+    "tennis bat swing", "juggling table tennis balls", "hush (quite)", "flick hair", "thumb up",
+    "thumb down", "make ok sign", "make victory sign", "staple book", "counting money",
+    "cutting nails", "cutting paper (using scissors)", "snapping fingers", "open bottle",
+    "sniff (smell)", "squat down", "toss a coin", "fold paper", "ball up paper", "play magic cube",
+    "apply cream on face", "apply cream on hand back", "put on bag", "take off bag",
+    "put something into a bag", "take something out of a bag", "open a box", "move heavy objects",
+    "shake fist", "throw up cap/hat", "hands up (both hands)", "cross arms", "arm circles",
+    "arm swings", "running on the spot", "butt kicks (kick backward)", "cross toe touch",
+    "side kick", "yawn", "stretch oneself", "blow nose", "hit other person with something",
+    "wield knife towards other person", "knock over other person (hit with body)",
+    "grab other person's stuff", "shoot at other person with a gun", "step on foot", "high-five",
+    "cheers and drink", "carry something with other person", "take a photo of other person",
+    "follow other person", "whisper in other person's ear", "exchange things with other person",
+    "support somebody with hand", "finger-guessing game (playing rock-paper-scissors)",
+)  # fmt: skip
+NTU60_CLASSES: tuple[str, ...] = NTU120_CLASSES[:60]
+
+# Two-person (mutual) NTU actions, 1-based A ids: the readers keep 2 bodies for every class
+# anyway; this is for analyses and for choosing M.
+NTU_MUTUAL_ACTIONS: frozenset[int] = frozenset([*range(50, 61), *range(106, 121)])
+
+UTD_MHAD_CLASSES: tuple[str, ...] = (
+    "right arm swipe to the left", "right arm swipe to the right", "right hand wave",
+    "two hand front clap", "right arm throw", "cross arms in the chest", "basketball shoot",
+    "right hand draw x", "right hand draw circle (clockwise)",
+    "right hand draw circle (counter clockwise)", "draw triangle", "bowling (right hand)",
+    "front boxing", "baseball swing from right", "tennis right hand forehand swing",
+    "arm curl (two arms)", "tennis serve", "two hand push", "right hand knock on door",
+    "right hand catch an object", "right hand pick up and throw", "jogging in place",
+    "walking in place", "sit to stand", "stand to sit", "forward lunge (left foot forward)",
+    "squat (two arms stretch out)",
+)  # fmt: skip
+
+# NW-UCLA labels 1..10 are the action codes a01..a06, a08, a09, a11, a12.
+NW_UCLA_CLASSES: tuple[str, ...] = (
+    "pick up with one hand", "pick up with two hands", "drop trash", "walk around", "sit down",
+    "stand up", "donning", "doffing", "throw", "carry",
+)  # fmt: skip
+NW_UCLA_ACTION_CODES: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 9, 11, 12)
+
+GTU3D_CLASSES: tuple[str, ...] = (
+    "opening and closing the arms", "right handed shaking", "right and left waist stretch",
+    "walking", "bend the leg left or right (folder 5)", "bend the leg left or right (folder 6)",
+    "left handed shaking", "one right-left step", "crouching", "standing on the sandal",
+    "sit and applause", "lower back", "right and left 8-step motion", "neck relaxation",
+)  # fmt: skip
+
+IRDS_CLASSES: tuple[str, ...] = (
+    "elbow flexion left", "elbow flexion right", "shoulder flexion left", "shoulder flexion right",
+    "shoulder abduction left", "shoulder abduction right", "shoulder forward elevation",
+    "side tap left", "side tap right",
+)  # fmt: skip
+
+# Dataset key -> class names. "ntu" holds NTU RGB+D 120 (NTU-60 is its first 60 classes).
+CLASS_NAMES: dict[str, tuple[str, ...]] = {
+    "ntu": NTU120_CLASSES,
+    "utd_mhad": UTD_MHAD_CLASSES,
+    "nw_ucla": NW_UCLA_CLASSES,
+    "gtu3d": GTU3D_CLASSES,
+    "irds": IRDS_CLASSES,
+}
+DATASETS: tuple[str, ...] = tuple(CLASS_NAMES)
+
+# Frame rates: all are Kinect recordings at 30 fps (UTD-MHAD, NTU and IRDS document it; NW-UCLA
+# and GTU use Kinect v1/v2 at their default 30 fps).
+FPS: dict[str, float] = {name: 30.0 for name in DATASETS}
+
+
+def class_name(dataset: str, label: int) -> str:
+    """Name of class ``label`` (0-based) of ``dataset``; ``ValueError`` when out of range."""
+    names = CLASS_NAMES.get(dataset)
+    if names is None:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {list(DATASETS)}")
+    if not 0 <= label < len(names):
+        raise ValueError(f"{dataset}: label {label} outside 0..{len(names) - 1}")
+    return names[label]

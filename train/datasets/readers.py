@@ -1,0 +1,217 @@
+"""Readers for the small Kinect datasets, each returning ``(T, 1, 25, 3)`` float32 in NTU-25 order.
+
+- UTD-MHAD ``.mat`` (variable ``d_skel`` ``(20, 3, T)``, UTD joint order) -> ``from_utd_mhad``.
+- NW-UCLA ``.json`` (``skeletons`` ``[T][20][3]``, Kinect v1 order) -> ``from_kinect_v1``.
+- GTU 3D ``.txt`` (``T * 25`` lines ``x y z``, Kinect v2 = NTU order).
+- IRDS ``.csv`` (one row per frame and joint, named Kinect v2 joints; a frame is the run of rows
+  sharing the three timestamps).
+
+All coordinates stay in the sensor's camera space (metres, y up). Missing joints are NaN: all-zero
+joints in every format, and IRDS joints with ``TrackingStatus`` ``NotTracked`` (``Inferred``
+joints are kept: Kinect's estimate is usually close). Malformed files raise :class:`FormatError`
+naming the file and, for text formats, the line.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from crossglg.skeleton.layouts import NTU25
+from crossglg.skeleton.mappings import from_kinect_v1, from_utd_mhad
+
+from .sample import FormatError
+
+V = NTU25.num_joints
+
+
+def _finalize(path: Path, seq: np.ndarray) -> np.ndarray:
+    """``(T, J, 3)`` -> ``(T, 1, J, 3)`` float32 with zero joints as NaN; rejects inf and empty."""
+    seq = np.asarray(seq, dtype=np.float32)
+    if seq.shape[0] == 0:
+        raise FormatError(path, "no frames")
+    if np.isinf(seq).any():
+        raise FormatError(path, "infinite coordinate")
+    seq = seq.copy()
+    seq[np.all(seq == 0, axis=-1)] = np.nan
+    return seq[:, None]
+
+
+def read_utd_mat(path: str | Path) -> np.ndarray:
+    """UTD-MHAD ``a*_s*_t*_skeleton.mat`` -> ``(T, 1, 25, 3)``."""
+    from scipy.io import loadmat  # scipy is only needed for this format
+
+    path = Path(path)
+    try:
+        mat = loadmat(str(path), variable_names=["d_skel"])
+    except Exception as exc:  # scipy raises ValueError, TypeError, OSError, MatReadError...
+        raise FormatError(path, f"cannot read MATLAB file ({type(exc).__name__}: {exc})") from None
+    if "d_skel" not in mat:
+        raise FormatError(path, "no variable 'd_skel' (expected a (20, 3, T) skeleton array)")
+    d = mat["d_skel"]
+    if d.ndim != 3 or d.shape[:2] != (20, 3) or not np.issubdtype(d.dtype, np.number):
+        raise FormatError(path, f"d_skel has shape {d.shape} dtype {d.dtype}, expected numeric (20, 3, T)")
+    joints = _finalize(path, d.transpose(2, 0, 1))
+    return from_utd_mhad(joints)
+
+
+def read_nwucla_json(path: str | Path) -> np.ndarray:
+    """NW-UCLA ``a*_s*_e*_v*.json`` -> ``(T, 1, 25, 3)``."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise FormatError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from None
+    except UnicodeDecodeError as exc:
+        raise FormatError(path, f"not UTF-8 text ({exc.reason})") from None
+    frames = data.get("skeletons") if isinstance(data, dict) else None
+    if not isinstance(frames, list):
+        raise FormatError(path, "expected an object with a 'skeletons' list [T][20][3]")
+    try:
+        arr = np.asarray(frames, dtype=np.float32)
+    except (ValueError, TypeError):
+        arr = None
+    if arr is None or arr.shape[1:] != (20, 3):
+        for t, frame in enumerate(frames):  # slow path only to say which frame is wrong
+            try:
+                one = np.asarray(frame, dtype=np.float64)
+            except (ValueError, TypeError):
+                raise FormatError(path, f"frame {t}: non-numeric joint values") from None
+            if one.shape != (20, 3):
+                raise FormatError(path, f"frame {t}: shape {one.shape}, expected (20, 3)")
+        if arr is None or arr.ndim != 3:
+            raise FormatError(path, "no frames" if not frames else "malformed skeletons")
+    return from_kinect_v1(_finalize(path, arr))
+
+
+def read_gtu_txt(path: str | Path) -> np.ndarray:
+    """GTU 3D ``movementN.txt`` (``T * 25`` lines ``x y z``) -> ``(T, 1, 25, 3)``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="ascii")
+    except UnicodeDecodeError as exc:
+        raise FormatError(path, f"not a text file ({exc.reason})") from None
+    numbered = [(k + 1, line) for k, line in enumerate(text.splitlines()) if line.strip()]
+    tokens = text.split()
+    values = None
+    if len(tokens) == 3 * len(numbered):
+        try:
+            values = np.array(tokens, dtype=np.float64)
+        except ValueError:
+            values = None
+    if values is None:  # slow path only to say which line is wrong
+        for lineno, line in numbered:
+            fields = line.split()
+            if len(fields) != 3:
+                raise FormatError(path, f"expected 3 numbers (x y z), got {len(fields)}: {line[:60]!r}", line=lineno)
+            try:
+                [float(f) for f in fields]
+            except ValueError:
+                raise FormatError(path, f"non-numeric value in {line[:60]!r}", line=lineno) from None
+    if not numbered or len(numbered) % V:
+        last = numbered[-1][0] if numbered else 1
+        raise FormatError(
+            path, f"{len(numbered)} joint lines is not a whole number of {V}-joint frames (truncated?)", line=last
+        )
+    return _finalize(path, values.reshape(-1, V, 3))
+
+
+IRDS_COLUMNS = ("Timestamp1", "Timestamp2", "Timestamp3", "JointName", "TrackingStatus", "X", "Y", "Z")
+_IRDS_STATES = {"Tracked": True, "Inferred": True, "NotTracked": False}
+_NTU_INDEX = {name: j for j, name in enumerate(NTU25.joints)}
+
+
+def read_irds_csv(path: str | Path) -> np.ndarray:
+    """IntelliRehabDS raw ``.csv`` -> ``(T, 1, 25, 3)`` (joint names are Kinect v2 = NTU names)."""
+    path = Path(path)
+    fast = _irds_fast(path)
+    return fast if fast is not None else _irds_checked(path)
+
+
+def _irds_fast(path: Path) -> np.ndarray | None:
+    """Vectorised reader for the usual layout (no quoting, frames of 25 rows in NTU joint order).
+    Returns ``None`` whenever anything is unusual; :func:`_irds_checked` then reads (or explains)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        return None
+    if len(lines) < 1 + V or '"' in lines[0]:
+        return None
+    header = lines[0].split(",")
+    if any(c not in header for c in IRDS_COLUMNS):
+        return None
+    rows = [line.split(",") for line in lines[1:] if line]
+    if len(rows) % V or any(len(r) != len(header) for r in rows):
+        return None
+    table = np.array(rows, dtype=object)
+    cols = [header.index(c) for c in IRDS_COLUMNS]
+    t1, t2, t3, names, states = (table[:, c].reshape(-1, V) for c in cols[:5])
+    if not (names == np.array(NTU25.joints, dtype=object)).all():
+        return None
+    for stamp in (t1, t2, t3):
+        if not (stamp == stamp[:, :1]).all():
+            return None
+    keys = list(zip(t1[:, 0], t2[:, 0], t3[:, 0], strict=True))
+    if any(a == b for a, b in zip(keys[:-1], keys[1:], strict=True)):
+        return None  # two frames with one stamp: let the checked reader report it
+    if not np.isin(states, list(_IRDS_STATES)).all():
+        return None
+    try:
+        xyz = table[:, cols[5:]].astype(np.float64).reshape(-1, V, 3)
+    except ValueError:
+        return None
+    xyz[states == "NotTracked"] = 0.0  # zero = missing, see _finalize
+    return _finalize(path, xyz)
+
+
+def _irds_checked(path: Path) -> np.ndarray:
+    """Row-by-row IRDS reader: any joint order; errors name the line."""
+    frames: list[np.ndarray] = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None:
+            raise FormatError(path, "empty file", line=1)
+        missing = [c for c in IRDS_COLUMNS if c not in header]
+        if missing:
+            raise FormatError(path, f"header lacks columns {missing}", line=1)
+        col = {c: header.index(c) for c in IRDS_COLUMNS}
+        width = len(header)
+        stamp, frame, start = None, None, 0
+        seen: set[int] = set()
+        for row in reader:
+            lineno = reader.line_num
+            if not row:
+                continue
+            if len(row) != width:
+                raise FormatError(path, f"expected {width} fields, got {len(row)}", line=lineno)
+            key = (row[col["Timestamp1"]], row[col["Timestamp2"]], row[col["Timestamp3"]])
+            if key != stamp:
+                if frame is not None and len(seen) != V:
+                    raise FormatError(path, f"frame has {len(seen)} joints, expected {V}", line=start)
+                stamp, frame, start = key, np.full((V, 3), np.nan), lineno
+                seen = set()
+                frames.append(frame)
+            name, state = row[col["JointName"]], row[col["TrackingStatus"]]
+            j = _NTU_INDEX.get(name)
+            if j is None:
+                raise FormatError(path, f"unknown joint name {name!r}", line=lineno)
+            if j in seen:
+                raise FormatError(path, f"joint {name} twice in one frame", line=lineno)
+            if state not in _IRDS_STATES:
+                raise FormatError(path, f"unknown TrackingStatus {state!r}, expected {list(_IRDS_STATES)}", line=lineno)
+            try:
+                xyz = [float(row[col[c]]) for c in ("X", "Y", "Z")]
+            except ValueError:
+                raise FormatError(path, "non-numeric X/Y/Z", line=lineno) from None
+            frame[j] = xyz if _IRDS_STATES[state] else (0.0, 0.0, 0.0)  # zero = missing, see _finalize
+            seen.add(j)
+        if frame is not None and len(seen) != V:
+            raise FormatError(path, f"last frame has {len(seen)} joints, expected {V} (truncated?)", line=start)
+    if not frames:
+        raise FormatError(path, "no frames", line=2)
+    return _finalize(path, np.stack(frames))

@@ -1,0 +1,185 @@
+"""Dataset scanners: a folder of raw files -> ``(list[Sample], list[Skipped])``.
+
+``scan_dataset(name, root)`` finds the dataset's files under ``root`` (recursively), parses labels,
+subjects and other fields from the file names, reads every file (through the disk cache, see
+:mod:`train.datasets.cache`) and returns the samples sorted by name. A file that cannot be used
+(malformed content, unexpected name) becomes a :class:`Skipped` entry with the reason; the scan
+goes on. ``lazy=True`` only parses names: arrays are read on ``Sample.load()`` (errors surface
+there), for datasets too big to hold in memory (full NTU RGB+D 120).
+
+Names and roots (``root`` is the dataset's folder, e.g. ``../shared/data/utd_mhad``):
+
+=========== ====================================== ========================================
+name        files                                   sample name / label / subject
+=========== ====================================== ========================================
+ntu         ``SsssCcccPpppRrrrAaaa.skeleton``       stem / A-1 / P
+utd_mhad    ``a{A}_s{S}_t{T}_skeleton.mat``         ``a1_s1_t1`` / A-1 / S
+nw_ucla     ``a{AA}_s{SS}_e{EE}_v{VV}.json``        stem / index of AA in a01..a06,a08,a09,a11,a12 / SS
+gtu3d       ``<class 1..14>/movementN.txt``         ``<class>/movementN`` / class-1 / None
+irds        ``Sub_Date_Gesture_Rep_Correct_Pos.csv`` stem / Gesture / Sub
+=========== ====================================== ========================================
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from .cache import SkeletonCache
+from .classes import CLASS_NAMES, FPS, NW_UCLA_ACTION_CODES
+from .ntu import parse_ntu_name, read_ntu_skeleton
+from .readers import read_gtu_txt, read_irds_csv, read_nwucla_json, read_utd_mat
+from .sample import FormatError, Sample, Skipped
+
+NameInfo = tuple[str, int, "int | None", dict]  # sample name, label, subject, meta
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How to find, name and read one dataset's files. ``version`` keys the cache: bump it when
+    the reader's output changes."""
+
+    pattern: str
+    parse_name: Callable[[Path, Path], NameInfo]
+    read: Callable[[Path], np.ndarray]
+    version: str
+
+
+def _ntu_name(path: Path, root: Path) -> NameInfo:
+    info = parse_ntu_name(path.stem)
+    if info is None:
+        raise ValueError("expected a name like S001C001P001R001A001.skeleton")
+    return path.stem, info["action"] - 1, info["performer"], info
+
+
+_UTD = re.compile(r"a(\d+)_s(\d+)_t(\d+)_skeleton")
+_UCLA = re.compile(r"a(\d\d)_s(\d\d)_e(\d\d)_v(\d\d)")
+_IRDS = re.compile(r"(\d+)_(\d+)_(\d+)_(\d+)_(\d+)_([A-Za-z]+)")
+_GTU = re.compile(r"movement(\d+)")
+
+
+def _utd_name(path: Path, root: Path) -> NameInfo:
+    m = _UTD.fullmatch(path.stem)
+    if not m:
+        raise ValueError("expected a name like a1_s1_t1_skeleton.mat")
+    a, s, t = map(int, m.groups())
+    return f"a{a}_s{s}_t{t}", a - 1, s, {"action": a, "trial": t}
+
+
+def _ucla_name(path: Path, root: Path) -> NameInfo:
+    m = _UCLA.fullmatch(path.stem)
+    if not m:
+        raise ValueError("expected a name like a01_s01_e00_v01.json")
+    a, s, e, v = map(int, m.groups())
+    if a not in NW_UCLA_ACTION_CODES:
+        raise ValueError(f"action a{a:02d} is not one of NW-UCLA's {NW_UCLA_ACTION_CODES}")
+    return path.stem, NW_UCLA_ACTION_CODES.index(a), s, {"action": a, "environment": e, "view": v}
+
+
+def _gtu_name(path: Path, root: Path) -> NameInfo:
+    m = _GTU.fullmatch(path.stem)
+    folder = path.parent.name
+    if not m or not folder.isdigit():
+        raise ValueError("expected <class folder 1..14>/movementN.txt")
+    return f"{folder}/{path.stem}", int(folder) - 1, None, {"movement": int(m.group(1))}
+
+
+def _irds_name(path: Path, root: Path) -> NameInfo:
+    m = _IRDS.fullmatch(path.stem)
+    if not m:
+        raise ValueError("expected SubjectID_DateID_Gesture_Repetition_Correct_Position.csv")
+    sub, date, gesture, rep, correct = map(int, m.groups()[:5])
+    meta = {"date": date, "repetition": rep, "correct": correct, "position": m.group(6)}
+    return path.stem, gesture, sub, meta
+
+
+SPECS: dict[str, DatasetSpec] = {
+    "ntu": DatasetSpec("*.skeleton", _ntu_name, read_ntu_skeleton, "ntu-skeleton/1;M=2"),
+    "utd_mhad": DatasetSpec("*_skeleton.mat", _utd_name, read_utd_mat, "utd-mat/1"),
+    "nw_ucla": DatasetSpec("*.json", _ucla_name, read_nwucla_json, "nwucla-json/1"),
+    "gtu3d": DatasetSpec("movement*.txt", _gtu_name, read_gtu_txt, "gtu-txt/1"),
+    "irds": DatasetSpec("*.csv", _irds_name, read_irds_csv, "irds-csv/1"),
+}
+
+
+def scan_dataset(
+    name: str,
+    root: str | Path,
+    *,
+    cache: SkeletonCache | None = None,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+    lazy: bool = False,
+) -> tuple[list[Sample], list[Skipped]]:
+    """Scan ``root`` for dataset ``name`` (a key of :data:`SPECS`); see the module docstring.
+
+    Pass ``cache`` to share one :class:`SkeletonCache` (and its hit counts) across scans, or
+    ``cache_dir`` for its location; ``use_cache=False`` parses everything and writes nothing.
+    Raises ``ValueError`` for an unknown name and ``FileNotFoundError`` for a missing root.
+    """
+    spec = SPECS.get(name)
+    if spec is None:
+        raise ValueError(f"unknown dataset {name!r}; known: {sorted(SPECS)}")
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{name}: dataset folder {root} does not exist")
+    cache = cache or SkeletonCache(cache_dir, enabled=use_cache)
+    n_classes = len(CLASS_NAMES[name])
+    samples: list[Sample] = []
+    skipped: list[Skipped] = []
+    for path in sorted(root.rglob(spec.pattern)):
+        if not path.is_file():
+            continue
+        try:
+            sample_name, label, subject, meta = spec.parse_name(path, root)
+            if not 0 <= label < n_classes:
+                raise ValueError(f"label {label} outside 0..{n_classes - 1}")
+        except ValueError as exc:
+            skipped.append(Skipped(str(path), f"{path}: unexpected file name: {exc}"))
+            continue
+        load = partial(cache.load, path, spec.version, spec.read)
+        if lazy:
+            source: np.ndarray | Callable[[], np.ndarray] = load
+        else:
+            try:
+                source = load()
+            except FormatError as exc:
+                skipped.append(Skipped(str(path), str(exc)))
+                continue
+            except OSError as exc:
+                skipped.append(Skipped(str(path), f"{path}: cannot read: {exc}"))
+                continue
+        samples.append(
+            Sample(name=sample_name, dataset=name, label=label, subject=subject, fps=FPS[name],
+                   path=str(path), source=source, meta=meta)  # fmt: skip
+        )
+    samples.sort(key=lambda s: s.name)
+    return samples, skipped
+
+
+# Default sub-folders of a data root laid out like ../shared/data (tests, benchmarks, the CLI's --data-root).
+DEFAULT_SUBDIRS: dict[str, str] = {
+    "ntu": "ntu_sample",
+    "utd_mhad": "utd_mhad",
+    "nw_ucla": "nw_ucla",
+    "gtu3d": "gtu3d",
+    "irds": "irds",
+}
+
+
+def scan_many(
+    roots: Mapping[str, str | Path], *, cache: SkeletonCache | None = None, **kwargs
+) -> tuple[dict[str, list[Sample]], list[Skipped]]:
+    """Scan several datasets: ``{name: root}`` -> ``({name: samples}, all skipped)``."""
+    cache = cache or SkeletonCache(kwargs.pop("cache_dir", None), enabled=kwargs.pop("use_cache", True))
+    out: dict[str, list[Sample]] = {}
+    skipped: list[Skipped] = []
+    for name, root in roots.items():
+        out[name], skip = scan_dataset(name, root, cache=cache, **kwargs)
+        skipped += skip
+    return out, skipped
