@@ -108,7 +108,7 @@ _DIRECTION_BEFORE = {"to", "toward", "towards", "the", "turn", "turns", "turning
 _STILL_WORDS = {
     "still", "stationary", "static", "motionless", "planted", "idle", "relaxed", "unchanged", "steady",
     "stable", "stays", "stay", "remain", "remains", "rest", "rests", "hang", "hangs", "hanging", "barely",
-    "not", "no", "little", "passive", "passively",
+    "not", "no", "little", "passive", "passively", "steadies", "steadying",
 }  # fmt: skip
 # a body-part word after one of these (skipping articles/sides) is a place the action goes to
 _TARGET_BEFORE = {
@@ -119,7 +119,6 @@ _SKIP_BEFORE = {"the", "a", "his", "her", "their", "its", "one", "s", "own", "le
 _NOUN_BEFORE = {"the", "his", "her", "their", "its", "whose", "small"}
 _EMPHASIS_WORDS = {"mainly", "primarily", "chiefly", "key", "dominant", "main", "mostly"}
 _CLAUSE_BREAK = {".", ",", ";", ":", "!", "?", "(", ")", "while", "whereas", "but", "except"}
-_SENTENCE_BREAK = {".", ";", "!", "?"}
 _TOKEN = re.compile(r"[a-z]+|[.,;:!?()]")
 _JOINT_INDEX = {name: i for i, name in enumerate(NTU25.joints)}
 _CAMEL_JOINT = re.compile("|".join(sorted(NTU25.joints, key=len, reverse=True)))
@@ -133,7 +132,7 @@ def _sides(code: str) -> tuple[str, ...]:
     return {"L": ("Left",), "R": ("Right",), "B": ("Left", "Right")}[code]
 
 
-def _side_before(tokens: list[str], start: int, context: str | None) -> str | None:
+def _side_before(tokens: list[str], start: int, context: str | None, part: str) -> str | None:
     """Side code qualifying the body-part word at ``start`` (look back <= 4 tokens in the clause)."""
     found: set[str] = set()
     other = False
@@ -141,10 +140,10 @@ def _side_before(tokens: list[str], start: int, context: str | None) -> str | No
         tok = tokens[k]
         if tok in _CLAUSE_BREAK or tok in _FORMS:
             break
-        if tok in _SIDE_WORDS and not (k > 0 and tokens[k - 1] in _DIRECTION_BEFORE and tok in ("left", "right")):
+        if tok in _SIDE_WORDS and (tok not in ("left", "right") or _is_side(tokens, k)):
             found.add(_SIDE_WORDS[tok])
-        elif tok in _OTHER_WORDS:
-            other = True
+        elif tok in _OTHER_WORDS and part not in ("finger", "thumb"):
+            other = True  # "the other hand" is the opposite side; "the other fingers" the same hand
     if "B" in found or {"L", "R"} <= found:
         return "B"
     if found:
@@ -163,6 +162,21 @@ def _is_target(tokens: list[str], start: int) -> bool:
     return tokens[k] in _TARGET_BEFORE or (tokens[k] == "of" and k > 0 and tokens[k - 1] == "front")
 
 
+def _is_side(tokens: list[str], k: int) -> bool:
+    """Whether ``left``/``right`` at ``k`` names a body side rather than a direction.
+
+    A side word right before a body-part word (``"right arm"``, ``"left upper arm"``) or before
+    ``"and right"``-style pairs is a side; after ``to``/``the``/``turn``... it is a direction
+    (``"to the left"``); elsewhere (``"elbow flexion left"``) it is a side.
+    """
+    nxt = tokens[k + 1 : k + 4]
+    if nxt and (nxt[0] in _FORMS or " ".join(nxt[:2]) in _FORMS):
+        return True
+    if len(nxt) >= 2 and nxt[0] in ("and", "or") and nxt[1] in ("left", "right"):
+        return True
+    return not (k > 0 and tokens[k - 1] in _DIRECTION_BEFORE)
+
+
 def name_side(name: str) -> str | None:
     """Side the class name qualifies: ``"L"``, ``"R"`` or ``None`` (both / none / ambiguous).
 
@@ -170,11 +184,7 @@ def name_side(name: str) -> str | None:
     ``"elbow flexion left"`` -> ``"L"``; ``"bend the leg left or right"`` -> ``None``.
     """
     toks = _tokens(name)
-    sides = {
-        _SIDE_WORDS[t]
-        for k, t in enumerate(toks)
-        if t in ("left", "right") and not (k > 0 and toks[k - 1] in _DIRECTION_BEFORE)
-    }
+    sides = {_SIDE_WORDS[t] for k, t in enumerate(toks) if t in ("left", "right") and _is_side(toks, k)}
     return sides.pop() if len(sides) == 1 else None
 
 
@@ -200,41 +210,50 @@ def joint_weights(text: str, default_side: str | None = None) -> np.ndarray:
     for m in _CAMEL_JOINT.finditer(text):  # explicit NTU joint names ("HandRight") count fully
         weights[_JOINT_INDEX[m.group(0)]] += 1.0
     toks = _tokens(text)
+    clauses = _clause_words(toks)
     context = default_side
-    clause_start = 0
+    named: set[str] = set()  # sides the text has named so far in clauses about moving parts
     i = 0
     while i < len(toks):
         tok = toks[i]
-        if tok in _CLAUSE_BREAK:
-            clause_start = i + 1
-            if tok in _SENTENCE_BREAK:
-                context = default_side
-            i += 1
-            continue
-        if tok in ("left", "right") and not (i > 0 and toks[i - 1] in _DIRECTION_BEFORE) and default_side is None:
-            context = _SIDE_WORDS[tok]  # the text names a side: later unqualified words follow it
+        still = bool(clauses[i] & _STILL_WORDS)
+        if default_side is None and not still and (
+            tok in ("both", "two") or (tok in ("left", "right") and _is_side(toks, i))
+        ):
+            # unqualified words follow the side the text names; both once it has named both.
+            # Still clauses ("the left arm hangs") do not count: they name the idle side.
+            named |= {"L", "R"} if tok in ("both", "two") else {_SIDE_WORDS[tok]}
+            context = next(iter(named)) if len(named) == 1 else "B"
         pair = f"{tok} {toks[i + 1]}" if i + 1 < len(toks) else ""
         form, width = (pair, 2) if pair in _FORMS else (tok, 1) if tok in _FORMS else (None, 1)
-        if form is None:
-            i += 1
-            continue
-        if form == "back" and not (i > 0 and toks[i - 1] in _NOUN_BEFORE):
-            i += 1  # "leans back", "comes back": a direction, not the body part
+        if form is None or (form == "back" and not (i > 0 and toks[i - 1] in _NOUN_BEFORE)):
+            i += 1  # not a body part; "leans back" / "comes back" is a direction
             continue
         part = _FORMS[form]
-        clause_end = next((k for k in range(i + width, len(toks)) if toks[k] in _CLAUSE_BREAK), len(toks))
-        clause = set(toks[clause_start:clause_end])
-        if clause & _STILL_WORDS:
+        if still:
             scale = STILL_WEIGHT
         elif _is_target(toks, i):
             scale = TARGET_WEIGHT
         else:
-            scale = EMPHASIS_WEIGHT if clause & _EMPHASIS_WORDS else 1.0
+            scale = EMPHASIS_WEIGHT if clauses[i] & _EMPHASIS_WORDS else 1.0
         scale *= _PART_SCALE.get(part, 1.0)
-        side = _side_before(toks, i, context) if part in _SIDED else None
+        side = _side_before(toks, i, context, part) if part in _SIDED else None
         _add(weights, part, side if side is not None else context, scale)
         i += width
     return weights
+
+
+def _clause_words(toks: list[str]) -> list[frozenset[str]]:
+    """For each token, the set of words of the clause it belongs to."""
+    out: list[frozenset[str]] = []
+    start = 0
+    for end in [k for k, t in enumerate(toks) if t in _CLAUSE_BREAK] + [len(toks)]:
+        words = frozenset(toks[start:end])
+        out.extend([words] * (end - start))
+        if end < len(toks):
+            out.append(frozenset())  # the break token itself
+        start = end + 1
+    return out
 
 
 def normalise(weights: np.ndarray, floor_mass: float = FLOOR_MASS) -> np.ndarray:
