@@ -1,0 +1,98 @@
+"""Distribution calibration (DC) for the edge matcher, built on the shared maths in :mod:`crossglg.oneshot`.
+
+When the model carries base-class statistics (Tukey-space means ``(B, D)`` and covariances
+``(B, D, D)``, or variances ``(B, D)``), each support embedding borrows the statistics of its
+``k = 2`` nearest base classes; ``samples = 750`` features are drawn from each calibrated Gaussian
+and a multinomial logistic regression is fitted once per support set (deterministic seed). Per
+window, classification is then one small matrix product.
+
+Base statistics file (``.npz``, no pickle): ``means (B, D)``, ``covs (B, D, D)`` or ``vars (B, D)``,
+optional ``beta`` (0-d, default 0.5). It is produced at training time next to the exported model.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from crossglg.oneshot import BaseStats, calibrate, fit_logistic, tukey
+
+if TYPE_CHECKING:  # matcher imports this module; the support set is only duck-typed here
+    from .matcher import SupportSet
+
+
+@dataclass(frozen=True)
+class DCConfig:
+    """Distribution-calibration settings (defaults from CrossGLG / Yang et al. 2021)."""
+
+    k: int = 2
+    alpha: float = 0.21
+    samples: int = 750
+    steps: int = 300
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.k < 1 or self.samples < 1 or self.steps < 1:
+            raise ValueError(f"dc: k, samples and steps must be >= 1, got {self.k}, {self.samples}, {self.steps}")
+
+
+def base_stats_from_arrays(means: np.ndarray, covs: np.ndarray, beta: float = 0.5) -> BaseStats:
+    """Build :class:`~crossglg.oneshot.BaseStats` from ``means (B, D)`` and ``covs (B, D, D)`` or diagonal ``(B, D)``."""
+    m = np.asarray(means, dtype=np.float32)
+    c = np.asarray(covs, dtype=np.float32)
+    if m.ndim != 2:
+        raise ValueError(f"base statistics: means must be (B, D), got {m.shape}")
+    if c.shape == m.shape:  # diagonal: expand so the shared code (which adds alpha everywhere) applies
+        c = np.einsum("bd,de->bde", c, np.eye(m.shape[1], dtype=np.float32))
+    if not (np.isfinite(m).all() and np.isfinite(c).all()):
+        raise ValueError("base statistics: means/covariances must be finite")
+    return BaseStats(means=m, covs=c, beta=float(beta))
+
+
+def load_base_stats(path: str | os.PathLike) -> BaseStats:
+    """Read a base statistics ``.npz`` (see module doc) with ``allow_pickle=False``."""
+    p = Path(path)
+    with np.load(p, allow_pickle=False) as z:
+        if "means" not in z.files or not ({"covs", "vars"} & set(z.files)):
+            raise ValueError(f"{p}: expected arrays 'means' and 'covs' (or 'vars'), found {z.files}")
+        beta = float(z["beta"]) if "beta" in z.files else 0.5
+        try:
+            return base_stats_from_arrays(z["means"], z["covs"] if "covs" in z.files else z["vars"], beta)
+        except ValueError as exc:
+            raise ValueError(f"{p}: {exc}") from None
+
+
+class DCClassifier:
+    """Logistic regression on calibrated samples of a support set; :meth:`predict_proba` per window."""
+
+    def __init__(self, support: SupportSet, stats: BaseStats, config: DCConfig | None = None) -> None:
+        cfg = self.config = config or DCConfig()
+        if len(support.slugs) < 2:
+            raise ValueError("distribution calibration needs at least 2 actions (a classifier of one class is moot)")
+        if stats.means.shape[1] != support.dim:
+            raise ValueError(f"base statistics have dimension {stats.means.shape[1]}, embeddings {support.dim}")
+        self.beta = stats.beta
+        rng = np.random.default_rng(cfg.seed)
+        xs, ys = [], []
+        for k, emb in enumerate(support.embeddings):
+            feats = tukey(emb, stats.beta)  # (E_k, D) float64
+            xs.append(feats)
+            ys.append(np.full(len(feats), k))
+            for f in feats:
+                mean, cov = calibrate(f, stats, cfg.k, cfg.alpha)
+                xs.append(rng.multivariate_normal(mean, cov, size=cfg.samples, method="eigh"))
+                ys.append(np.full(cfg.samples, k))
+        self._mu, self._sd, self._w, self._b = fit_logistic(np.concatenate(xs), np.concatenate(ys), len(support.slugs),
+                                                            steps=cfg.steps)
+
+    def predict_proba(self, queries: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(N, K)`` for embeddings ``(N, D)`` (order = the support's actions)."""
+        q = np.atleast_2d(np.asarray(queries, dtype=np.float64))
+        logits = ((tukey(q, self.beta) - self._mu) / self._sd) @ self._w + self._b
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)

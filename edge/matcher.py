@@ -1,0 +1,152 @@
+"""Open-set one-shot matching of window embeddings against enrolled actions.
+
+Scores: per action, the max cosine over its exemplars (:func:`crossglg.oneshot.cosine_scores`).
+With base statistics (and >= 2 actions) the ranking comes from distribution calibration
+(:class:`edge.calibration.DCClassifier` probabilities) instead; the absolute "is this a known action
+at all" test always uses the cosine, because a closed-set classifier gives confident probabilities
+to motions it has never seen.
+
+Open-set rejection -> ``"unknown"``: best cosine < ``threshold`` (reason ``below_threshold``) or
+top-1 minus top-2 ranking score < ``margin`` (cosine) / ``dc_margin`` (DC) (reason ``low_margin``).
+Temporal smoothing with hysteresis lives in :mod:`edge.smoothing`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from crossglg.oneshot import BaseStats, cosine_scores
+
+from .calibration import DCClassifier, DCConfig
+
+
+@dataclass(frozen=True)
+class SupportSet:
+    """Enrolled actions: ``slugs``/``labels`` ``(K,)``, ``embeddings[k]`` ``(E_k, D)`` float32."""
+
+    slugs: tuple[str, ...]
+    labels: tuple[str, ...]
+    embeddings: tuple[np.ndarray, ...]
+
+    def __post_init__(self) -> None:
+        if not len(self.slugs) == len(self.labels) == len(self.embeddings):
+            raise ValueError("support set: slugs, labels and embeddings differ in length")
+        dims = {e.shape[1] for e in self.embeddings if e.ndim == 2 and e.shape[0] > 0}
+        if len(dims) > 1 or any(e.ndim != 2 or e.shape[0] == 0 for e in self.embeddings):
+            raise ValueError("support set: every action needs >= 1 embedding row of one common dimension D")
+
+    @property
+    def dim(self) -> int | None:
+        return self.embeddings[0].shape[1] if self.embeddings else None
+
+    def __len__(self) -> int:
+        return len(self.slugs)
+
+
+@dataclass(frozen=True)
+class MatcherConfig:
+    """Open-set thresholds (cosine units, except ``dc_margin`` in probability units)."""
+
+    threshold: float = 0.5
+    margin: float = 0.05
+    dc_margin: float = 0.2
+    topk: int = 3
+    use_dc: bool = True
+    dc: DCConfig = field(default_factory=DCConfig)
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """One window's match.
+
+    Attributes:
+        state: ``"action"`` or ``"unknown"``.
+        index: best action index (ranking), or -1 without support.
+        slug / label: the accepted action (None when ``unknown``).
+        score: ranking score of the best action (cosine, or DC probability).
+        cosine: best action's max cosine.
+        margin: top-1 minus top-2 ranking score (None with a single action).
+        reason: None, ``below_threshold``, ``low_margin`` or ``no_support``.
+        scores / cosines: ``(K,)`` ranking scores and max cosines per action.
+        topk: best candidates ``[(label, score), ...]``, best first.
+        method: ``"cosine"`` or ``"dc"``.
+    """
+
+    state: str
+    index: int
+    slug: str | None
+    label: str | None
+    score: float
+    cosine: float
+    margin: float | None
+    reason: str | None
+    scores: np.ndarray
+    cosines: np.ndarray
+    topk: list[tuple[str, float]]
+    method: str
+
+
+class Matcher:
+    """Stateless matcher for one support set (rebuild it when the support changes)."""
+
+    def __init__(self, support: SupportSet, config: MatcherConfig | None = None, base_stats: BaseStats | None = None):
+        self.support = support
+        self.config = cfg = config or MatcherConfig()
+        k = len(support)
+        if k:
+            self._emb = np.concatenate(support.embeddings).astype(np.float32)
+            self._owner = np.concatenate([np.full(len(e), i) for i, e in enumerate(support.embeddings)])
+        self.dc: DCClassifier | None = None
+        if cfg.use_dc and base_stats is not None and k >= 2:
+            self.dc = DCClassifier(support, base_stats, cfg.dc)
+
+    @property
+    def method(self) -> str:
+        return "dc" if self.dc is not None else "cosine"
+
+    def scores(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(ranking (N, K), cosines (N, K))`` for embeddings ``(N, D)``."""
+        q = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
+        if q.shape[1] != self.support.dim:
+            raise ValueError(f"matcher: embedding dimension {q.shape[1]} != support dimension {self.support.dim}")
+        _, cos = cosine_scores(q, self._emb, self._owner)
+        rank = self.dc.predict_proba(q) if self.dc is not None else cos
+        return rank.astype(np.float64), cos.astype(np.float64)
+
+    def decide(self, rank: np.ndarray, cos: np.ndarray, slack: float = 0.0) -> tuple[str, int, float | None, str | None]:
+        """Open-set decision on one row of scores ``(K,)``: ``(state, best, margin, reason)``.
+
+        ``slack`` > 0 loosens the thresholds (hysteresis for a label already being reported).
+        """
+        order = np.argsort(-rank, kind="stable")
+        best = int(order[0])
+        margin = float(rank[best] - rank[order[1]]) if rank.size > 1 else None
+        need_margin = self.config.dc_margin if self.dc is not None else self.config.margin
+        if cos[best] < self.config.threshold - slack:
+            return "unknown", best, margin, "below_threshold"
+        if margin is not None and margin < need_margin - slack:
+            return "unknown", best, margin, "low_margin"
+        return "action", best, margin, None
+
+    def result(self, rank: np.ndarray, cos: np.ndarray, slack: float = 0.0) -> MatchResult:
+        """Build a :class:`MatchResult` from one row of (possibly smoothed) scores."""
+        state, best, margin, reason = self.decide(rank, cos, slack)
+        order = np.argsort(-rank, kind="stable")[: self.config.topk]
+        return MatchResult(
+            state=state, index=best,
+            slug=self.support.slugs[best] if state == "action" else None,
+            label=self.support.labels[best] if state == "action" else None,
+            score=float(rank[best]), cosine=float(cos[best]), margin=margin, reason=reason,
+            scores=rank, cosines=cos, topk=[(self.support.labels[i], float(rank[i])) for i in order],
+            method=self.method,
+        )
+
+    def match(self, embedding: np.ndarray) -> MatchResult:
+        """Match one embedding ``(D,)``."""
+        if not len(self.support):
+            empty = np.zeros(0)
+            return MatchResult("unknown", -1, None, None, 0.0, 0.0, None, "no_support", empty, empty, [], self.method)
+        rank, cos = self.scores(embedding)
+        return self.result(rank[0], cos[0])

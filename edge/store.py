@@ -1,0 +1,349 @@
+"""The support store: one-shot exemplars on disk (a directory), safe to edit while things go wrong.
+
+Layout::
+
+    <store>/manifest.json            schema version, model fingerprint, preprocessing id, actions
+    <store>/manifest.json.bak        the previous manifest (kept for manual recovery)
+    <store>/exemplars/<slug>.<k>.npz raw clip (T, M, 25, 3) float32 + fps + timestamps (T,)
+    <store>/embeddings.<gen>.npz     embeddings (S, D) float32 + the exemplar file of each row
+
+Rules: every file is written to a temp file, fsynced and renamed (``os.replace``); the manifest is
+written last and is the commit point (files it does not reference are leftovers of an interrupted
+write and are ignored/cleaned up). ``np.load(allow_pickle=False)`` only. Labels are free text kept
+in the manifest; file names use a slug (ASCII ``[a-z0-9-]``, unique). Raw clips are kept so a new
+model can re-embed them: opening a store made with another model fingerprint (or preprocessing)
+raises :class:`StoreMismatchError` unless ``allow_mismatch=True``, after which :meth:`SupportStore.reembed`
+brings it up to date. One writer at a time (no cross-process locking).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .matcher import SupportSet
+from .store_manifest import MANIFEST, SCHEMA_VERSION, ActionEntry, ExemplarEntry, parse_manifest
+
+_SLUG_MAX = 48
+_RESERVED = {"con", "prn", "aux", "nul", "com1", "lpt1", "manifest", "embeddings"}
+
+
+class StoreMismatchError(ValueError):
+    """The store was embedded by another model or preprocessing; re-embed it (raw clips are kept)."""
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def slugify(label: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
+    """Safe, unique file-name stem for a free-text label: ``[a-z0-9-]{1,48}`` (+ ``-N`` when taken).
+
+    Accents are folded (``Café`` -> ``cafe``); labels with no ASCII letters or digits at all (e.g.
+    ``"挥手"``, ``"../.."``, ``""``) become ``action-<hash>`` so different labels stay distinct.
+    """
+    folded = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode("ascii").lower()
+    base = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:_SLUG_MAX].strip("-")
+    if not base or base in _RESERVED:
+        digest = hashlib.sha256(label.encode("utf-8")).hexdigest()[:8]
+        base = f"action-{digest}" if not base else f"{base}-{digest}"
+    slug, n = base, 2
+    while slug in taken:
+        suffix = f"-{n}"
+        slug = base[: _SLUG_MAX - len(suffix)].rstrip("-") + suffix
+        n += 1
+    return slug
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temp file in the same directory + fsync + ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _npz_bytes(**arrays: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _load_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in keys if k not in z.files]
+            if missing:
+                raise ValueError(f"{path}: missing arrays {missing} (expected {list(keys)})")
+            return {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"support store file missing: {path}") from None
+    except (OSError, EOFError) as exc:  # zip errors surface as OSError/BadZipFile/EOFError
+        raise ValueError(f"{path}: not a readable npz file: {exc}") from None
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise ValueError(f"{path}: holds pickled objects, which are never loaded") from None
+        raise
+
+
+@dataclass(frozen=True)
+class Exemplar:
+    """One raw demonstration: clip ``(T, M, 25, 3)`` float32 (NaN = missing), fps, timestamps ``(T,)``."""
+
+    clip: np.ndarray
+    fps: float
+    timestamps: np.ndarray
+
+
+def _check_clip(clip: np.ndarray) -> np.ndarray:
+    arr = np.asarray(clip, dtype=np.float32)
+    if arr.ndim != 4 or arr.shape[2:] != (25, 3) or arr.shape[0] < 2 or arr.shape[1] < 1:
+        raise ValueError(f"exemplar clip: expected (T>=2, M>=1, 25, 3), got {arr.shape}")
+    if np.isinf(arr).any():
+        raise ValueError("exemplar clip: contains inf (use NaN for missing joints)")
+    return arr
+
+
+def _check_embedding(emb: np.ndarray, dim: int | None) -> np.ndarray:
+    e = np.asarray(emb, dtype=np.float32).reshape(-1)
+    if dim is not None and e.size != dim:
+        raise ValueError(f"embedding: expected {dim} values, got {e.size}")
+    if not np.isfinite(e).all() or not np.any(e):
+        raise ValueError("embedding: must be finite and not all zero")
+    return e
+
+
+class SupportStore:
+    """An open support store (see the module doc). Mutating methods persist before returning."""
+
+    def __init__(self, root: Path, manifest: dict[str, Any], embeddings: dict[str, np.ndarray]) -> None:
+        self.root = root
+        self._m = manifest
+        self._emb = embeddings  # exemplar file -> (D,) float32
+
+    # ---- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, root: str | os.PathLike, model_fingerprint: str, preprocess_id: str) -> SupportStore:
+        """Make a new, empty store; refuses to touch a directory that already holds a manifest."""
+        path = Path(root)
+        if (path / MANIFEST).exists():
+            raise FileExistsError(f"{path / MANIFEST} already exists; open the store instead")
+        store = cls(path, {
+            "schema_version": SCHEMA_VERSION, "model_fingerprint": model_fingerprint,
+            "preprocess_id": preprocess_id, "embedding_dim": None, "embeddings_file": None,
+            "created": now_iso(), "actions": [],
+        }, {})
+        store._commit(None)
+        return store
+
+    @classmethod
+    def open(
+        cls, root: str | os.PathLike, model_fingerprint: str | None = None, preprocess_id: str | None = None,
+        *, allow_mismatch: bool = False,
+    ) -> SupportStore:
+        """Open and validate a store. Pass the current model's fingerprint/preprocessing id to check them."""
+        path = Path(root)
+        manifest = parse_manifest(path / MANIFEST)
+        emb: dict[str, np.ndarray] = {}
+        if manifest["embeddings_file"]:
+            emb_path = path / manifest["embeddings_file"]
+            z = _load_npz(emb_path, ("embeddings", "files", "fingerprint"))
+            if str(z["fingerprint"]) != manifest["model_fingerprint"]:
+                raise ValueError(f"{emb_path}: field 'fingerprint' {str(z['fingerprint'])!r} differs from the manifest's")
+            if z["embeddings"].ndim != 2 or z["embeddings"].shape[0] != z["files"].shape[0]:
+                raise ValueError(f"{emb_path}: field 'embeddings': expected (S, D) with one row per file")
+            emb = {str(f): row.astype(np.float32) for f, row in zip(z["files"], z["embeddings"], strict=True)}
+        store = cls(path, manifest, emb)
+        for a in store.actions:
+            for ex in a.exemplars:
+                if ex.file not in emb:
+                    raise ValueError(f"{emb_path}: no embedding for exemplar {ex.file!r} of action {a.slug!r}")
+        stale = [
+            what for what, want, have in (
+                ("model fingerprint", model_fingerprint, manifest["model_fingerprint"]),
+                ("preprocessing", preprocess_id, manifest["preprocess_id"]),
+            ) if want is not None and want != have
+        ]
+        if stale and not allow_mismatch:
+            raise StoreMismatchError(
+                f"support store {path} was embedded with another {' and '.join(stale)} "
+                f"(store: {manifest['model_fingerprint']!r} / {manifest['preprocess_id']!r}; current: "
+                f"{model_fingerprint!r} / {preprocess_id!r}). Re-embed it from its raw clips "
+                "(SupportStore.open(..., allow_mismatch=True).reembed(...)); nothing has been changed."
+            )
+        return store
+
+    @classmethod
+    def open_or_create(cls, root: str | os.PathLike, model_fingerprint: str, preprocess_id: str) -> SupportStore:
+        if (Path(root) / MANIFEST).exists():
+            return cls.open(root, model_fingerprint, preprocess_id)
+        return cls.create(root, model_fingerprint, preprocess_id)
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    @property
+    def model_fingerprint(self) -> str:
+        return self._m["model_fingerprint"]
+
+    @property
+    def preprocess_id(self) -> str:
+        return self._m["preprocess_id"]
+
+    @property
+    def actions(self) -> list[ActionEntry]:
+        return [ActionEntry.from_dict(a) for a in self._m["actions"]]
+
+    def action(self, slug: str) -> ActionEntry:
+        for a in self.actions:
+            if a.slug == slug:
+                return a
+        raise KeyError(f"support store {self.root}: no action with slug {slug!r}")
+
+    def load_exemplar(self, slug: str, index: int = 0) -> Exemplar:
+        ex = self.action(slug).exemplars[index]
+        z = _load_npz(self.root / ex.file, ("clip", "fps", "timestamps"))
+        clip = _check_clip(z["clip"])
+        return Exemplar(clip=clip, fps=float(z["fps"]), timestamps=z["timestamps"].astype(np.float64))
+
+    def support(self) -> SupportSet:
+        """Embeddings grouped by action, for :class:`edge.matcher.Matcher`."""
+        acts = self.actions
+        return SupportSet(
+            slugs=tuple(a.slug for a in acts), labels=tuple(a.label for a in acts),
+            embeddings=tuple(np.stack([self._emb[e.file] for e in a.exemplars]) for a in acts),
+        )
+
+    # ---- writing ---------------------------------------------------------------------------
+
+    def add_action(
+        self, label: str, clip: np.ndarray, embedding: np.ndarray, *, fps: float = 30.0,
+        timestamps: np.ndarray | None = None, source: str = "",
+    ) -> str:
+        """Add a new action with its first exemplar; returns its slug. ``label`` is free text."""
+        if not isinstance(label, str) or not label.strip():
+            raise ValueError("action label: expected non-empty text")
+        slug = slugify(label.strip(), {a["slug"] for a in self._m["actions"]})
+        entry = {"label": label.strip(), "slug": slug, "created": now_iso(), "source": source, "exemplars": []}
+        self._write_exemplar(entry, clip, embedding, fps, timestamps, source, new_action=True)
+        return slug
+
+    def add_exemplar(
+        self, slug: str, clip: np.ndarray, embedding: np.ndarray, *, fps: float = 30.0,
+        timestamps: np.ndarray | None = None, source: str = "",
+    ) -> None:
+        """Add one more demonstration to an existing action."""
+        self.action(slug)
+        entry = next(a for a in self._m["actions"] if a["slug"] == slug)
+        self._write_exemplar(entry, clip, embedding, fps, timestamps, source, new_action=False)
+
+    def _write_exemplar(
+        self, entry: dict, clip: np.ndarray, embedding: np.ndarray, fps: float,
+        timestamps: np.ndarray | None, source: str, new_action: bool,
+    ) -> None:
+        arr = _check_clip(clip)
+        emb = _check_embedding(embedding, self._m["embedding_dim"])
+        if not fps > 0:
+            raise ValueError(f"exemplar fps: expected > 0, got {fps}")
+        ts = np.arange(arr.shape[0]) / fps if timestamps is None else np.asarray(timestamps, np.float64)
+        if ts.shape != (arr.shape[0],):
+            raise ValueError(f"exemplar timestamps: expected ({arr.shape[0]},), got {ts.shape}")
+        k = 0
+        while (rel := f"exemplars/{entry['slug']}.{k}.npz") in self._emb or (self.root / rel).exists():
+            k += 1
+        _atomic_write(self.root / rel, _npz_bytes(clip=arr, fps=np.float64(fps), timestamps=ts))
+        new_entry = {**entry, "exemplars": [*entry["exemplars"], {
+            "file": rel, "created": now_iso(), "source": source, "frames": int(arr.shape[0]), "fps": float(fps),
+        }]}
+        actions = [a for a in self._m["actions"] if a["slug"] != entry["slug"]]
+        actions = [*actions, new_entry] if new_action else [new_entry if a["slug"] == entry["slug"] else a
+                                                           for a in self._m["actions"]]
+        emb_map = {**self._emb, rel: emb}
+        self._commit({**self._m, "actions": actions, "embedding_dim": int(emb.size)}, emb_map)
+
+    def remove_action(self, slug: str) -> None:
+        """Remove an action and (after the manifest no longer lists them) its files."""
+        act = self.action(slug)
+        files = {e.file for e in act.exemplars}
+        actions = [a for a in self._m["actions"] if a["slug"] != slug]
+        self._commit({**self._m, "actions": actions}, {f: e for f, e in self._emb.items() if f not in files})
+        for f in files:
+            (self.root / f).unlink(missing_ok=True)
+
+    def rename_action(self, slug: str, new_label: str) -> None:
+        """Change an action's free-text label (its slug and files stay: other references remain valid)."""
+        self.action(slug)
+        if not isinstance(new_label, str) or not new_label.strip():
+            raise ValueError("action label: expected non-empty text")
+        actions = [{**a, "label": new_label.strip()} if a["slug"] == slug else a for a in self._m["actions"]]
+        self._commit({**self._m, "actions": actions}, self._emb)
+
+    def reembed(self, embed_fn: Callable[[np.ndarray], np.ndarray], model_fingerprint: str, preprocess_id: str) -> int:
+        """Recompute every embedding from the raw clips with a new model; returns the exemplar count.
+
+        ``embed_fn(clip (T, M, 25, 3) float32) -> (D,)``: the caller preprocesses and runs the model.
+        All embeddings are computed first; the store changes only if every one succeeds.
+        """
+        new: dict[str, np.ndarray] = {}
+        dim = None
+        for a in self.actions:
+            for i, ex in enumerate(a.exemplars):
+                e = _check_embedding(embed_fn(self.load_exemplar(a.slug, i).clip), dim)
+                dim = e.size
+                new[ex.file] = e
+        m = {**self._m, "model_fingerprint": model_fingerprint, "preprocess_id": preprocess_id, "embedding_dim": dim}
+        self._commit(m, new)
+        return len(new)
+
+    def _commit(self, manifest: dict | None, embeddings: dict[str, np.ndarray] | None = None) -> None:
+        """Write embeddings (new generation file), then the manifest (commit point), then tidy up."""
+        m = dict(manifest or self._m)
+        emb = self._emb if embeddings is None else embeddings
+        old_emb_file = self._m.get("embeddings_file")
+        if embeddings is not None:
+            gen = 0
+            while (self.root / f"embeddings.{gen}.npz").exists():
+                gen += 1
+            files = [e["file"] for a in m["actions"] for e in a["exemplars"]]
+            if files:
+                rel = f"embeddings.{gen}.npz"
+                _atomic_write(self.root / rel, _npz_bytes(
+                    embeddings=np.stack([emb[f] for f in files]).astype(np.float32),
+                    files=np.array(files, dtype=np.str_), fingerprint=np.array(m["model_fingerprint"], dtype=np.str_),
+                ))
+                m["embeddings_file"] = rel
+            else:
+                m["embeddings_file"] = None
+        mpath = self.root / MANIFEST
+        text = json.dumps(m, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
+        if mpath.exists():
+            _atomic_write(self.root / (MANIFEST + ".bak"), mpath.read_bytes())
+        _atomic_write(mpath, text)
+        self._m, self._emb = m, emb
+        if old_emb_file and old_emb_file != m["embeddings_file"]:
+            (self.root / old_emb_file).unlink(missing_ok=True)
+
+    def __repr__(self) -> str:
+        return f"SupportStore({str(self.root)!r}, actions={len(self._m['actions'])})"
+
+
+__all__ = ["SupportStore", "StoreMismatchError", "Exemplar", "ActionEntry", "ExemplarEntry", "slugify"]
