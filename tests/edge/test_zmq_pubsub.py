@@ -92,9 +92,8 @@ def test_stalled_subscriber_never_blocks_and_loss_is_visible() -> None:
             completed = sum(1 for i in range(total) if _label(pub, i, pad=2000) or True)
             assert completed == total  # every send returned (NOBLOCK): nothing blocked or raised
             assert pub.stats["sent"] + pub.stats["dropped"] >= total
-            time.sleep(0.2)
-            msgs = watcher.drain()
-            labels = [m for m in msgs if m.kind == "label"]
+            # read what the bounded queues kept (until 0.5 s of silence)
+            labels = [m for m in iter(lambda: watcher.recv(timeout=0.5), None) if m.kind == "label"]
             assert 0 < len(labels) < total / 2  # the stalled subscriber's queue is bounded
             # the next message that gets through reveals the loss as a seq gap, counted exactly
             _label(pub, total)
