@@ -11,9 +11,10 @@ Body selection (``select_bodies``), applied to every raw file so that ``M <= max
    more than ``NOISY_FRAME_FRACTION`` (69 %) of its frames is an object (chair, table), not a person;
    rules 1 and 2 never drop every body: if they would, the longest body is kept;
 3. the remaining bodies are ranked by motion (sum over joints and axes of the variance over time,
-   NTU's "main actor" heuristic); in that order each body goes into the first of ``max_bodies``
-   slots whose frames it does not overlap (Kinect often gives one person several bodyIDs in turn);
-   a body that fits no slot is dropped. Slot 0 is the main actor.
+   NTU's "main actor" heuristic); in that order each body goes into the first slot whose frames
+   it does not overlap, else into a new slot (Kinect often gives one person several bodyIDs in
+   turn); slots are then ranked by the motion of their merged tracks and the first
+   ``max_bodies`` kept: slot 0 is the main actor.
 
 Joints whose x, y and z are all exactly zero are missing (NaN); empty slots are NaN too.
 
@@ -164,11 +165,17 @@ def select_bodies(tracks: dict[str, _Track], max_bodies: int = 2) -> list[list[s
                 occupied |= frames
                 break
         else:
-            if len(slots) < max_bodies:
-                slots.append([bid])
-                used.append(set(frames))
+            slots.append([bid])
+            used.append(set(frames))
     for slot in slots:
         slot.sort(key=lambda b: tracks[b].frames[0])
+
+    def slot_motion(slot: list[str]) -> float:
+        return float(np.var(np.concatenate([arrays[b][..., :3] for b in slot]), axis=0).sum())
+
+    # a person split over several bodyIDs moves more as a whole than any piece: rank merged slots
+    slots.sort(key=lambda slot: -slot_motion(slot))
+    slots = slots[:max_bodies]
     return slots
 
 
