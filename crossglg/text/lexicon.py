@@ -140,8 +140,10 @@ def _side_before(tokens: list[str], start: int, context: str | None, part: str) 
         tok = tokens[k]
         if tok in _CLAUSE_BREAK or tok in _FORMS:
             break
-        if tok in _SIDE_WORDS and (tok not in ("left", "right") or _is_side(tokens, k)):
+        if tok in ("left", "right") and _is_side(tokens, k):
             found.add(_SIDE_WORDS[tok])
+        elif tok in _SIDE_WORDS and tok not in ("left", "right") and part not in ("finger", "thumb"):
+            found.add(_SIDE_WORDS[tok])  # "both hands"; but "two fingers" is a count on one hand
         elif tok in _OTHER_WORDS and part not in ("finger", "thumb"):
             other = True  # "the other hand" is the opposite side; "the other fingers" the same hand
     if "B" in found or {"L", "R"} <= found:
@@ -218,11 +220,11 @@ def joint_weights(text: str, default_side: str | None = None) -> np.ndarray:
         tok = toks[i]
         still = bool(clauses[i] & _STILL_WORDS)
         if default_side is None and not still and (
-            tok in ("both", "two") or (tok in ("left", "right") and _is_side(toks, i))
+            _names_both(toks, i) or (tok in ("left", "right") and _is_side(toks, i))
         ):
             # unqualified words follow the side the text names; both once it has named both.
             # Still clauses ("the left arm hangs") do not count: they name the idle side.
-            named |= {"L", "R"} if tok in ("both", "two") else {_SIDE_WORDS[tok]}
+            named |= {"L", "R"} if tok not in ("left", "right") else {_SIDE_WORDS[tok]}
             context = next(iter(named)) if len(named) == 1 else "B"
         pair = f"{tok} {toks[i + 1]}" if i + 1 < len(toks) else ""
         form, width = (pair, 2) if pair in _FORMS else (tok, 1) if tok in _FORMS else (None, 1)
@@ -241,6 +243,14 @@ def joint_weights(text: str, default_side: str | None = None) -> np.ndarray:
         _add(weights, part, side if side is not None else context, scale)
         i += width
     return weights
+
+
+def _names_both(toks: list[str], i: int) -> bool:
+    """``both``/``two`` at ``i`` qualifying a limb ("both arms", "two hands"), not "two fingers"."""
+    if toks[i] not in ("both", "two") or i + 1 >= len(toks):
+        return False
+    nxt = toks[i + 2] if toks[i + 1] == "the" and i + 2 < len(toks) else toks[i + 1]
+    return nxt in _FORMS and _FORMS[nxt] not in ("finger", "thumb")
 
 
 def _clause_words(toks: list[str]) -> list[frozenset[str]]:
