@@ -336,3 +336,32 @@ def test_readers_name_missing_files(tmp_path: Path) -> None:
     for reader in (read_gtu_txt, read_irds_csv, read_ntu_skeleton, read_nwucla_json):
         with pytest.raises(OSError):
             reader(tmp_path / "nope")
+
+
+_BLOCK_TORCH = r"""
+import sys
+
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "transformers"):
+            raise ImportError(f"blocked import of {name}")
+        return None
+
+sys.meta_path.insert(0, _Block())
+import train.datasets, train.protocols  # noqa: E401
+from train.datasets import scan_dataset, read_ntu_skeleton  # noqa: F401
+assert "torch" not in sys.modules
+"""
+
+
+def test_readers_and_protocols_import_without_torch() -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-c", _BLOCK_TORCH], cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr

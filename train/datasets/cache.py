@@ -49,7 +49,8 @@ class SkeletonCache:
 
     def _entry(self, path: Path, version: str) -> Path:
         st = path.stat()
-        ident = f"{path.resolve()}\0{st.st_mtime_ns}\0{st.st_size}\0{version}"
+        # abspath, not resolve(): no per-component syscalls; a path via a symlink just keys separately
+        ident = f"{os.path.abspath(path)}\0{st.st_mtime_ns}\0{st.st_size}\0{version}"
         digest = hashlib.sha256(ident.encode("utf-8", "surrogatepass")).hexdigest()
         return self.root / digest[:2] / f"{digest}.npy"
 
