@@ -103,10 +103,12 @@ class TextEncoder:
 
         # a local folder must never trigger a network lookup (no hub is reachable on many machines)
         kwargs: dict[str, Any] = {"local_files_only": True} if self.is_local else {}
+        if self.is_local and not (Path(self.source) / "config.json").is_file():
+            raise ValueError(f"cannot load text encoder {self.source!r}: no config.json (not a transformers model folder)")
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(self.source, **kwargs)
             model = AutoModel.from_pretrained(self.source, **kwargs)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # transformers raises both for missing/broken files
             offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
             hint = " (HF_HUB_OFFLINE is set: only the local cache is searched)" if offline else ""
             raise ValueError(f"cannot load text encoder {self.source!r}{hint}: {exc}") from None
