@@ -4,10 +4,10 @@
 ``(T, M, 25, 3)`` (camera frame, metres, y up, NaN missing), optional image points
 ``(T, M, 25, 2)`` and the frame rate.
 
-Formats: NTU RGB+D ``.skeleton`` text (parsed here, with the colour-image coordinates the
-training readers do not need), NumPy ``.npy`` / ``.npz`` arrays ``(T, M, 25, 3)`` or
-``(T, 25, 3)``, and any other dataset format through the torch-free readers of
-``train.datasets`` (imported lazily, only for those formats).
+Formats: NTU RGB+D ``.skeleton`` (with colour-image coordinates), UTD-MHAD ``.mat``, NW-UCLA
+``.json``, GTU ``.txt``, IntelliRehabDS ``.csv`` -- all through the torch-free readers of
+``train.datasets`` (imported lazily) -- and NumPy ``.npy`` / ``.npz`` arrays ``(T, M, 25, 3)``
+or ``(T, 25, 3)`` (never unpickled).
 """
 
 from __future__ import annotations
@@ -44,59 +44,27 @@ class SkeletonRecording:
     visibility: np.ndarray | None = None
 
 
-def _fail(path: Path, line: int, what: str) -> SourceError:
-    return SourceError(f"{path}:{line}: {what}")
+def _train_readers():
+    """The torch-free dataset readers of the training side (one parser per format, shared)."""
+    from train import datasets
+
+    return datasets
 
 
-def read_ntu_skeleton(path: str | Path) -> SkeletonRecording:
-    """Parse an NTU RGB+D ``.skeleton`` file (format in the dataset's documentation).
+def read_ntu_skeleton(path: str | Path, max_bodies: int = 2) -> SkeletonRecording:
+    """An NTU RGB+D ``.skeleton`` file with its colour-image coordinates.
 
-    Bodies are slotted by their Kinect body id in order of first appearance. Joint tracking
-    state 2 = tracked -> visibility 1, 1 = inferred -> 0.5, 0 = not tracked -> 0.
+    Parsing, noise-body filtering and body-slot merging are ``train.datasets``'s. Kinect tracking
+    state 2 (tracked) -> visibility 1, 1 (inferred) -> 0.5, otherwise 0.
     """
-    path = Path(path)
+    ds = _train_readers()
     try:
-        lines = path.read_text().split("\n")
-    except (OSError, UnicodeDecodeError) as exc:
+        raw = ds.read_ntu_skeleton_full(path, max_bodies)
+    except (OSError, ValueError) as exc:  # FormatError is a ValueError naming file and line
         raise SourceError(f"cannot read NTU skeleton file {path}: {exc}") from None
-    pos = 0
-
-    def next_line() -> list[str]:
-        nonlocal pos
-        if pos >= len(lines):
-            raise _fail(path, pos + 1, "unexpected end of file")
-        pos += 1
-        return lines[pos - 1].split()
-
-    try:
-        frames = int(next_line()[0])
-        per_frame: list[dict[int, np.ndarray]] = []
-        order: list[int] = []
-        for _ in range(frames):
-            bodies = {}
-            for _b in range(int(next_line()[0])):
-                body_id = int(next_line()[0])
-                joints = int(next_line()[0])
-                rows = np.array([[float(v) for v in next_line()[:12]] for _j in range(joints)], dtype=np.float64)
-                if rows.shape != (25, 12):
-                    raise _fail(path, pos, f"expected 25 joints of 12 numbers, got {rows.shape}")
-                bodies[body_id] = rows
-                if body_id not in order:
-                    order.append(body_id)
-            per_frame.append(bodies)
-    except (ValueError, IndexError) as exc:
-        raise _fail(path, pos, f"malformed NTU skeleton line ({exc})") from None
-    m = max(1, len(order))
-    joints = np.full((frames, m, 25, 3), np.nan, dtype=np.float32)
-    image = np.full((frames, m, 25, 2), np.nan, dtype=np.float32)
-    vis = np.zeros((frames, m, 25), dtype=np.float32)
-    for t, bodies in enumerate(per_frame):
-        for body_id, rows in bodies.items():
-            k = order.index(body_id)
-            joints[t, k] = rows[:, 0:3]
-            image[t, k] = rows[:, 5:7]
-            vis[t, k] = np.select([rows[:, 11] >= 2, rows[:, 11] >= 1], [1.0, 0.5], 0.0)
-    return SkeletonRecording(joints, NTU_FPS, image, NTU_IMAGE_SIZE, tuple(range(m)), vis)
+    vis = np.select([raw.tracking >= 2, raw.tracking == 1], [1.0, 0.5], 0.0).astype(np.float32)
+    m = raw.xyz.shape[1]
+    return SkeletonRecording(raw.xyz, ds.FPS["ntu"], raw.color_xy, NTU_IMAGE_SIZE, tuple(range(m)), vis)
 
 
 def _from_array(path: Path, arr: np.ndarray, fps: float) -> SkeletonRecording:
@@ -123,23 +91,34 @@ def _load_numpy(path: Path, fps: float) -> SkeletonRecording:
         return _from_array(path, data[key], file_fps)
 
 
-def _load_with_train_readers(path: Path, fps: float) -> SkeletonRecording:
+# suffix -> (reader name in train.datasets, dataset key for the frame rate)
+_DATASET_READERS = {
+    ".mat": ("read_utd_mat", "utd_mhad"),
+    ".json": ("read_nwucla_json", "nw_ucla"),
+    ".txt": ("read_gtu_txt", "gtu3d"),
+    ".csv": ("read_irds_csv", "irds"),
+}
+
+
+def _load_with_train_readers(path: Path, fps: float | None) -> SkeletonRecording:
+    suffix = path.suffix.lower()
+    if suffix not in _DATASET_READERS:
+        known = ", ".join([".skeleton", ".npy", ".npz", *_DATASET_READERS])
+        raise SourceError(f"{path}: unsupported skeleton format {suffix!r} (supported: {known})")
+    ds = _train_readers()
+    reader, dataset = _DATASET_READERS[suffix]
     try:
-        from train.datasets import read_sequence  # torch-free readers owned by the training side
-    except ImportError:
-        raise SourceError(
-            f"{path}: unsupported skeleton format {path.suffix!r} here (supported: .skeleton, .npy, .npz; "
-            "other dataset formats need the crossglg `train` package's dataset readers)"
-        ) from None
-    try:
-        seq = read_sequence(path)
+        seq = getattr(ds, reader)(path)
     except (OSError, ValueError) as exc:
         raise SourceError(f"cannot read skeleton file {path}: {exc}") from None
-    return _from_array(path, seq, fps)
+    return _from_array(path, seq, fps or ds.FPS[dataset])
 
 
-def load_skeleton_file(path: str | Path, fps: float = NTU_FPS) -> SkeletonRecording:
-    """Load a recorded skeleton sequence; the format follows the file suffix."""
+def load_skeleton_file(path: str | Path, fps: float | None = None) -> SkeletonRecording:
+    """Load a recorded skeleton sequence; the format follows the file suffix.
+
+    ``fps`` overrides the frame rate of formats that do not carry one (default: the dataset's,
+    30 for NumPy arrays)."""
     path = Path(path)
     if not path.is_file():
         raise SourceError(f"skeleton file not found: {path}")
@@ -147,5 +126,5 @@ def load_skeleton_file(path: str | Path, fps: float = NTU_FPS) -> SkeletonRecord
     if suffix == ".skeleton":
         return read_ntu_skeleton(path)
     if suffix in (".npy", ".npz"):
-        return _load_numpy(path, fps)
+        return _load_numpy(path, fps or NTU_FPS)
     return _load_with_train_readers(path, fps)

@@ -127,11 +127,11 @@ class Source:
 
     @classmethod
     def from_skeleton_file(cls, path: str | Path, fps: float | None = None) -> Source:
-        """Replay a recorded skeleton file (NTU ``.skeleton``, ``.npy``/``.npz``, dataset formats)."""
+        """Replay a recorded skeleton file: NTU ``.skeleton``, UTD ``.mat``, NW-UCLA ``.json``, GTU
+        ``.txt``, IRDS ``.csv`` or ``.npy``/``.npz`` ``(T, M, 25, 3)``; ``fps`` overrides the file's."""
         from .skeleton_files import load_skeleton_file
 
-        recording = load_skeleton_file(path) if fps is None else load_skeleton_file(path, fps)
-        return RecordingSource(Path(path).stem, recording)
+        return RecordingSource(Path(path).stem, load_skeleton_file(path, fps))
 
     @classmethod
     def from_kinect_azure(cls, device_index: int = 0, fps: float = 30.0) -> Source:

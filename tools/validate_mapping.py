@@ -30,7 +30,7 @@ import numpy as np
 
 from crossglg.skeleton.layouts import NTU25
 from edge.pose import PoseConfig, focal_from_hfov
-from edge.skeleton_files import read_ntu_skeleton
+from edge.skeleton_files import load_skeleton_file
 from edge.sources import PoseSource
 from edge.video import VideoFileReader
 
@@ -169,7 +169,7 @@ def evaluate(data: Path, pose_model: Path, width: int = 640, hfov: float = KINEC
              max_frames: int | None = None, unmirrored_frames: int | None = None) -> dict:  # fmt: skip
     """Everything the report needs, as arrays and numbers (see the module docstring)."""
     video = data / "ntu_sample" / f"{SAMPLE}_rgb.avi"
-    gt = read_ntu_skeleton(data / "ntu_sample" / f"{SAMPLE}.skeleton")
+    gt = load_skeleton_file(data / "ntu_sample" / f"{SAMPLE}.skeleton")
     gt_xyz, gt_xy = gt.joints[:, 0], gt.image_xy[:, 0]
     base = PoseConfig(model_path=pose_model, mirror=True, process_width=width, hfov_deg=hfov)
     mirrored = run_source(VideoFileReader(video), base, max_frames)
