@@ -175,6 +175,10 @@ def test_ntu_zero_joints_and_empty_frames_are_nan(tmp_path: Path) -> None:
     assert full.xyz.shape == (15, 1, 25, 3)
     assert np.isnan(full.xyz[3, 0, 5]).all() and np.isfinite(full.xyz[3, 0, 6]).all()
     assert np.isnan(full.xyz[4]).all() and (full.tracking[4] == -1).all()
+    empty = tmp_path / "S001C001P001R001A002.skeleton"
+    _write_ntu(empty, [[] for _ in range(8)])
+    with pytest.raises(FormatError, match="no body in any of its 8 frames"):
+        read_ntu_skeleton(empty)
 
 
 # --- preprocessed NTU (pyskl pickle, CTR-GCN npz) -----------------------------------------------

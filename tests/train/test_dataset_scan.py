@@ -42,6 +42,9 @@ def test_scan_reports_broken_files_and_goes_on(data_dir: Path, tmp_path: Path) -
     (root / "a2_s1_t1_skeleton.mat").write_bytes(good[: len(good) // 3])  # truncated
     (root / "a99_s1_t1_skeleton.mat").write_bytes(good)  # no such action
     (root / "notes_skeleton.mat").write_bytes(good)  # unexpected name
+    from scipy.io import savemat
+
+    savemat(root / "a3_s1_t1_skeleton.mat", {"d_skel": np.zeros((20, 3, 9))})  # every joint missing
     samples, skipped = scan_dataset("utd_mhad", root, cache_dir=tmp_path / "cache")
     assert [s.name for s in samples] == ["a1_s1_t1", "a1_s2_t1", "a27_s8_t3", "a5_s3_t2"]
     s = samples[2]
@@ -49,7 +52,8 @@ def test_scan_reports_broken_files_and_goes_on(data_dir: Path, tmp_path: Path) -
     assert s.frames == s.load().shape[0] and s.load().shape[1:] == (1, 25, 3)
     assert class_name("utd_mhad", s.label) == "squat (two arms stretch out)"
     reasons = {Path(k.path).name: k.reason for k in skipped}
-    assert set(reasons) == {"a2_s1_t1_skeleton.mat", "a99_s1_t1_skeleton.mat", "notes_skeleton.mat"}
+    assert set(reasons) == {"a2_s1_t1_skeleton.mat", "a3_s1_t1_skeleton.mat", "a99_s1_t1_skeleton.mat", "notes_skeleton.mat"}
+    assert "no valid joint" in reasons["a3_s1_t1_skeleton.mat"]
     assert "MATLAB" in reasons["a2_s1_t1_skeleton.mat"] and str(root) in reasons["a2_s1_t1_skeleton.mat"]
     assert "label" in reasons["a99_s1_t1_skeleton.mat"]
     assert "file name" in reasons["notes_skeleton.mat"]

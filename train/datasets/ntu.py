@@ -182,6 +182,8 @@ def select_bodies(tracks: dict[str, _Track], max_bodies: int = 2) -> list[list[s
 def read_ntu_skeleton_full(path: str | Path, max_bodies: int = 2) -> NtuSkeleton:
     """Raw ``.skeleton`` -> :class:`NtuSkeleton` with at most ``max_bodies`` bodies (M >= 1)."""
     frames, tracks = parse_ntu_tracks(path)
+    if not tracks:  # NTU lists several hundred such "samples with missing skeletons"
+        raise FormatError(path, f"no body in any of its {frames} frames (missing skeleton)")
     slots = select_bodies(tracks, max_bodies)
     m = max(1, len(slots))
     raw = np.full((frames, m, V, 12), np.nan, dtype=np.float64)

@@ -148,6 +148,8 @@ def scan_dataset(
         else:
             try:
                 source = load()
+                if not np.isfinite(source).any():
+                    raise FormatError(path, "no valid joint in any frame")
             except FormatError as exc:
                 skipped.append(Skipped(str(path), str(exc)))
                 continue
