@@ -160,9 +160,13 @@ class PoseSource(Source):
         self._tracker_config = tracker
         self._estimator: PoseEstimator | None = None
 
+    @property
+    def fps(self) -> float:
+        """The reader's rate: a file's, or what the camera reports once it is open."""
+        return self.reader.fps
+
     def _open(self) -> None:
         self.reader.open()
-        self._fps = self.reader.fps
         self._estimator = PoseEstimator(self.config).__enter__()
 
     def _close(self) -> None:
