@@ -14,6 +14,9 @@ import sys
 COMMANDS: dict[str, str] = {
     "describe": "train.commands.describe",
     "descriptions": "train.commands.descriptions",
+    "train": "train.commands.train",
+    "eval": "train.commands.eval",
+    "export": "train.commands.export",
 }
 
 

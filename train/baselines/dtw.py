@@ -10,6 +10,8 @@ batches (the DP runs over cells, each step over all pairs of the batch).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from crossglg.preprocess import fill_missing, select_bodies, valid_range, validate_sequence
@@ -105,3 +107,41 @@ def dtw_1nn_from_matrix(dist: np.ndarray, query_idx: np.ndarray, support_idx: np
     """Predicted labels of ``query_idx`` given a full distance matrix ``(N, N)`` over all samples."""
     sub = dist[np.ix_(query_idx, support_idx)]
     return labels[support_idx][np.argmin(sub, axis=1)]
+
+
+def evaluate_dtw(data, draws: int = 20, seed: int = 0, band: float = 0.1, cache_dir=None) -> dict:  # noqa: ANN001
+    """DTW 1-NN on a protocol's novel samples (``train.prepare.ProtocolData``): fixed exemplars and
+    ``draws`` random draws. The distance matrix is cached as ``<cache_dir>/dtw_<protocol>_<n>.npy``
+    keyed by the sample names (a different sample set recomputes it).
+    """
+    import hashlib
+    import time
+    from pathlib import Path
+
+    from train.oneshot_eval import distance_predictor, evaluate_predictor, public_summary
+
+    t0 = time.time()
+    names = "\n".join(s.name for s in data.novel)
+    key = hashlib.sha256(f"{names}|{band}".encode()).hexdigest()[:12]
+    path = Path(cache_dir) / f"dtw_{data.protocol.name}_{key}.npy" if cache_dir else None
+    if path is not None and path.is_file():
+        dist = np.load(path, allow_pickle=False)
+    else:
+        seqs = [normalize_for_dtw(s.load()) for s in data.novel]
+        dist = dtw_matrix(seqs, band)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp.npy")
+            np.save(tmp, dist)
+            os.replace(tmp, path)
+    labels = data.novel_labels
+    res = evaluate_predictor(distance_predictor(dist, labels), labels, data.fixed, draws, seed)
+    return {
+        "baseline": "dtw",
+        "band": band,
+        "protocol": data.protocol.name,
+        "novel_classes": data.novel_names,
+        "num_queries": int(labels.size - data.fixed.size),
+        "dtw": public_summary(res),
+        "seconds": round(time.time() - t0, 1),
+    }
