@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ModelNotFoundError
-from ..models import POSE_LANDMARKER_FULL, cache_dir, fetch_pose_model, find_pose_model
+from ..models import cache_dir, fetch_pose_model, find_pose_model
 
 NAME = "models"
 HELP = "Fetch (with sha256 check) or locate the MediaPipe pose landmarker model."
@@ -34,5 +34,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"crossglg-edge models: {exc}", file=sys.stderr)
         return 1
 
-
-__all__ = ["NAME", "HELP", "add_arguments", "run", "POSE_LANDMARKER_FULL"]
