@@ -152,10 +152,9 @@ def run_training(
             save_checkpoint(last, checkpoint_payload(model, optimizer, cfg, data, epoch + 1, step, stats))
             metrics.append(row)
             metrics.plot(out / "curves.png")
-            if progress:
-                print(f"epoch {epoch + 1}/{o.epochs} loss {row.get('train_total', float('nan')):.4f} "
-                      f"acc {row.get('train_acc', float('nan')):.3f} lr {row['lr']:.4g} {row['seconds']:.0f}s",
-                      flush=True)
+            # one line per epoch, also in logs without progress bars
+            print(f"{out.name} epoch {epoch + 1}/{o.epochs} loss {row.get('train_total', float('nan')):.4f} "
+                  f"acc {row.get('train_acc', float('nan')):.3f} lr {row['lr']:.4g} {row['seconds']:.0f}s", flush=True)
         dist_util.barrier()
     final_path = out / "final.pt"
     if main and (not final_path.is_file() or start_epoch < o.epochs):

@@ -1,0 +1,223 @@
+"""The four-way CrossGLG ablation on the real-data protocol, resumable, writing docs/results.md.
+
+    python tools/run_ablation.py --data-root ../shared/data --out runs/ablation --seeds 0 1 2
+
+Runs ``baseline`` (InfoGCN), ``g2l``, ``l2g`` and ``crossglg`` for every seed (seed-major order,
+so complete seed sets finish first), each with per-epoch checkpoints. Re-running the same command
+skips evaluated runs, evaluates trained ones and resumes interrupted ones from ``last.pt``: it may
+span sessions. The DTW 1-NN baseline is measured on the same novel samples. After every run the
+table between the ``ablation`` markers of ``docs/results.md`` is regenerated (prose outside the
+markers is kept). Wall time is accumulated across invocations in ``<out>/ablation_state.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+VARIANTS = ("baseline", "g2l", "l2g", "crossglg")
+LABELS = {"baseline": "InfoGCN baseline", "g2l": "+G2L", "l2g": "+L2G", "crossglg": "CrossGLG (G2L+L2G)"}
+BEGIN, END = "<!-- ablation:begin -->", "<!-- ablation:end -->"
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _load_state(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {"runs": {}, "wall_seconds": 0.0, "invocations": []}
+
+
+def _save_state(path: Path, state: dict) -> None:
+    from train.config import atomic_write_text
+
+    atomic_write_text(path, json.dumps(state, indent=1) + "\n")
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def _rand(r: dict | None) -> str:
+    return f"{100 * r['mean']:.1f} ± {100 * r['ci95']:.1f}" if r else "–"
+
+
+def render_table(out: Path, state: dict, seeds: list[int], command: str, cfg_summary: str, draws: int = 20) -> str:
+    """Markdown for the results section from the eval.json files under ``out``."""
+    import numpy as np
+
+    lines = [
+        f"Command: `{command}`  ",
+        f"Commit: `{state.get('commit', '?')}` (last invocation); accumulated wall time "
+        f"{state['wall_seconds'] / 60:.0f} min over {len(state['invocations'])} invocation(s); "
+        f"updated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.  ",
+        f"Budget: {cfg_summary}",
+        "",
+        "One-shot accuracy (%) on the 9 novel UTD-MHAD classes (a3, a6, ..., a27). *fixed*: exemplars "
+        f"subject 1 trial 1; *random*: mean ± 95% CI over {draws} seeded random exemplar draws (the fair "
+        "figure). 1-NN = cosine nearest exemplar; DC = distribution calibration with base-class statistics.",
+        "",
+        "| variant | seed | epochs | train min | 1-NN fixed | 1-NN random | DC fixed | DC random |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    per_variant: dict[str, list[dict]] = {}
+    for seed in seeds:
+        for v in VARIANTS:
+            ev = out / f"{v}_s{seed}" / "eval.json"
+            run = state["runs"].get(f"{v}_s{seed}", {})
+            if ev.is_file():
+                r = json.loads(ev.read_text())
+                per_variant.setdefault(v, []).append(r)
+                lines.append(
+                    f"| {LABELS[v]} | {seed} | {r['epochs']} | {run.get('train_seconds', 0) / 60:.0f} | "
+                    f"{_pct(r['cosine']['fixed'])} | {_rand(r['cosine']['random'])} | {_pct(r['dc']['fixed'])} | "
+                    f"{_rand(r['dc']['random'])} |"
+                )
+            else:
+                status = run.get("status", "not started")
+                lines.append(f"| {LABELS[v]} | {seed} | {run.get('epochs_done', 0)} | – | {status} | | | |")
+    if per_variant:
+        lines += ["", "Mean over the finished seeds (± standard deviation across seeds of the random-draw means):", "",
+                  "| variant | seeds | 1-NN fixed | 1-NN random | DC fixed | DC random |", "|---|---|---|---|---|---|"]
+        for v in VARIANTS:
+            rs = per_variant.get(v)
+            if not rs:
+                continue
+
+            def agg(key: str, field: str, rs: list[dict] = rs) -> str:
+                vals = np.array([r[key]["fixed"] if field == "fixed" else r[key]["random"]["mean"] for r in rs])
+                sd = f" ± {100 * vals.std(ddof=1):.1f}" if vals.size > 1 else ""
+                return f"{100 * vals.mean():.1f}{sd}"
+
+            lines.append(f"| {LABELS[v]} | {len(rs)} | {agg('cosine', 'fixed')} | {agg('cosine', 'random')} | "
+                         f"{agg('dc', 'fixed')} | {agg('dc', 'random')} |")
+    dtw = out / "dtw" / "eval_dtw.json"
+    if dtw.is_file():
+        d = json.loads(dtw.read_text())
+        lines += ["", "Non-learned bar, measured here on the same novel samples (`crossglg-train eval --baseline dtw`):", "",
+                  "| baseline | fixed | random |", "|---|---|---|",
+                  f"| DTW 1-NN (band 10%) | {_pct(d['dtw']['fixed'])} | {_rand(d['dtw']['random'])} |"]
+    return "\n".join(lines)
+
+
+def write_results(path: Path, table: str) -> None:
+    from train.config import atomic_write_text
+
+    text = path.read_text() if path.is_file() else "# Results\n\n"
+    block = f"{BEGIN}\n{table}\n{END}"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n## Real-data ablation\n\n" + block + "\n"
+    atomic_write_text(path, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data-root", required=True)
+    ap.add_argument("--out", default="runs/ablation")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    ap.add_argument("--config", default=str(ROOT / "configs" / "realdata_cpu.yaml"))
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1: leave cores to others)")
+    ap.add_argument("--results", default=str(ROOT / "docs" / "results.md"))
+    ap.add_argument("--no-dtw", action="store_true")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from train.baselines.dtw import evaluate_dtw
+    from train.config import load_config
+    from train.evaluate import evaluate_checkpoint, novel_k_gt, write_json
+    from train.prepare import load_protocol_data
+    from train.trainer import run_training
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    state_path = out / "ablation_state.json"
+    state = _load_state(state_path)
+    state["commit"] = _git_commit()
+    command = "python tools/run_ablation.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    state["invocations"].append({"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": state["commit"]})
+    t_start = time.time()
+    base_cfg = load_config(args.config, args.overrides)
+    c = base_cfg
+    cfg_summary = (f"T={c.data.frames}, M={c.data.max_bodies}, {c.optim.epochs} epochs, batch {c.optim.batch_size}, "
+                   f"lr {c.optim.lr}, at most {c.data.max_per_class or 'all'} training samples per base class, "
+                   f"{args.threads} CPU thread(s) (config `{Path(args.config).name}`"
+                   + (f" + {' '.join(args.overrides)}" if args.overrides else "") + ").")
+    data = load_protocol_data(c.data.protocol, args.data_root, c.data.max_per_class)
+    k_gt = novel_k_gt(data)
+    results = Path(args.results)
+
+    wall_before = float(state["wall_seconds"])
+
+    def checkpoint_state() -> None:
+        state["wall_seconds"] = wall_before + (time.time() - t_start)
+        _save_state(state_path, state)
+        write_results(results, render_table(out, state, args.seeds, command, cfg_summary, c.eval.draws))
+
+    if not args.no_dtw and not (out / "dtw" / "eval_dtw.json").is_file():
+        full = load_protocol_data(c.data.protocol, args.data_root, 1)
+        res = evaluate_dtw(full, draws=c.eval.draws, seed=c.eval.draw_seed, cache_dir=out / "dtw")
+        write_json(res, out / "dtw" / "eval_dtw.json")
+        print(f"DTW: fixed {res['dtw']['fixed']:.3f} random {res['dtw']['random']['mean']:.3f}", flush=True)
+        checkpoint_state()
+    for seed in args.seeds:
+        for variant in args.variants:
+            name = f"{variant}_s{seed}"
+            run_dir = out / name
+            run = state["runs"].setdefault(name, {"train_seconds": 0.0, "eval_seconds": 0.0})
+            if (run_dir / "eval.json").is_file():
+                continue
+            cfg = load_config(args.config, [*args.overrides, f"seed={seed}", f"model.variant={variant}",
+                                            f"num_threads={args.threads}"])
+            try:
+                if not (run_dir / "final.pt").is_file():
+                    run["status"] = "training"
+                    checkpoint_state()
+                    resume = (run_dir / "last.pt").is_file()
+                    run_training(cfg, data, run_dir, resume=resume, progress=sys.stderr.isatty())
+                run["status"] = "evaluating"
+                checkpoint_state()
+                t0 = time.time()
+                res = evaluate_checkpoint(run_dir / "final.pt", data, out_dir=run_dir, k_gt=k_gt)
+                write_json(res, run_dir / "eval.json")
+                run["eval_seconds"] += time.time() - t0
+                run["status"] = "done"
+                print(f"{name}: cosine fixed {res['cosine']['fixed']:.3f} random {res['cosine']['random']['mean']:.3f}; "
+                      f"DC fixed {res['dc']['fixed']:.3f} random {res['dc']['random']['mean']:.3f}", flush=True)
+            except (ValueError, FileNotFoundError, RuntimeError) as exc:  # keep going with the other runs
+                run["status"] = f"failed: {type(exc).__name__}: {exc}"[:200]
+                print(f"{name}: {run['status']}", file=sys.stderr, flush=True)
+            finally:
+                if (run_dir / "metrics.csv").is_file():
+                    import csv
+
+                    with (run_dir / "metrics.csv").open() as fh:
+                        rows = list(csv.DictReader(fh))
+                    run["epochs_done"] = len(rows)
+                    run["train_seconds"] = sum(float(r.get("seconds") or 0) for r in rows)
+                checkpoint_state()
+    checkpoint_state()
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    sys.exit(main())
