@@ -1,0 +1,77 @@
+"""The UI's side of the runtime's control channel (ZeroMQ REQ/REP, docs/protocol.md "Control").
+
+Every call blocks for at most ``timeout`` seconds, so the app runs them in worker threads, never on
+the UI loop. A REQ socket that timed out cannot be reused, so each call uses a fresh client: control
+calls are rare (a few per user action), and this keeps calls from different workers independent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A control reply: ``ok`` and the reply fields, or ``error`` (also for timeouts and bad replies)."""
+
+    ok: bool
+    data: dict[str, Any]
+    error: str | None = None
+
+
+class ControlLink:
+    """Requests to the control endpoint: ``status``, ``list``, ``enroll``, ``remove``, ``rename``, ``ping``."""
+
+    def __init__(self, endpoint: str, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+        self.endpoint = endpoint
+        self.timeout = timeout
+
+    def request(self, op: str, **fields: Any) -> Reply:
+        """Send ``{"v": 1, "op": op, **fields}``; any failure becomes ``Reply(ok=False, error=...)``."""
+        from edge.control import ControlClient  # the runtime's client; imported late, it is optional
+
+        try:
+            client = ControlClient(self.endpoint, timeout=self.timeout)
+        except Exception as exc:
+            return Reply(False, {}, f"control {self.endpoint}: {exc}")
+        try:
+            reply = client.request(op, **fields)
+        except Exception as exc:  # timeouts, refused connections, malformed replies: shown, not raised
+            return Reply(False, {}, _describe(exc, self.endpoint))
+        finally:
+            client.close()
+        if not isinstance(reply, dict):
+            return Reply(False, {}, f"control {self.endpoint}: reply is not an object: {reply!r}")
+        if reply.get("ok") is True:
+            return Reply(True, reply)
+        return Reply(False, reply, str(reply.get("error") or "request failed"))
+
+    def list_labels(self) -> Reply:
+        """``list`` with the labels normalised into ``data["labels"]`` (a list of strings)."""
+        reply = self.request("list")
+        if reply.ok:
+            reply.data["labels"] = labels_of(reply.data)
+        return reply
+
+
+def labels_of(reply: dict[str, Any]) -> list[str]:
+    """Action labels in a ``list``/``status`` reply: ``actions`` as strings or objects with ``label``."""
+    items = reply.get("actions", reply.get("labels", []))
+    out: list[str] = []
+    if isinstance(items, list):
+        for item in items:
+            if isinstance(item, str):
+                out.append(item)
+            elif isinstance(item, dict) and isinstance(item.get("label"), str):
+                out.append(item["label"])
+    return out
+
+
+def _describe(exc: Exception, endpoint: str) -> str:
+    name = type(exc).__name__
+    if "timeout" in name.lower() or "Again" in name:
+        return f"no reply from the runtime at {endpoint}"
+    return f"control {endpoint}: {exc}"

@@ -1,0 +1,305 @@
+"""What the terminal UI knows about the live stream, kept apart from Textual so it is plain data.
+
+:class:`LiveState` ingests decoded :class:`edge.protocol.Message` objects (labels, events,
+heartbeats, poses) and answers what the widgets need: the primary track, a score per enrolled action,
+the event history, fps and latency series, and badges. Time comes in as ``now`` (a monotonic clock
+chosen by the app), so tests can freeze it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge.protocol import Message
+
+TrackKey = tuple[str, "int | None"]
+
+
+@dataclass
+class TrackView:
+    """Last known smoothed state of one tracked person (``track_id`` None: nobody in view)."""
+
+    source: str
+    track_id: int | None
+    state: str
+    label: str | None = None
+    score: float | None = None
+    margin: float | None = None
+    reason: str | None = None
+    topk: list[tuple[str, float]] = field(default_factory=list)
+    t_rx: float = 0.0
+
+
+@dataclass
+class PoseView:
+    """2D joints of one track: ``points`` V entries (x, y) in image coordinates, None where not visible."""
+
+    source: str
+    track_id: int | None
+    points: list[tuple[float, float] | None]
+    aspect: float = 1.0
+    t_rx: float = 0.0
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One line of the event history: a state change from the runtime, or a note from the UI itself."""
+
+    t_pub: float
+    source: str
+    kind: str  # "start" | "end" | "change" | "enroll" | "note"
+    text: str
+    track_id: int | None = None
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class EnrollProgress:
+    """One enrollment progress event: ``phase`` in countdown / recording / done / failed."""
+
+    phase: str
+    label: str | None
+    job: str | None = None
+    remaining_s: float | None = None
+    error: str | None = None
+
+
+ENROLL_PHASES = ("countdown", "recording", "done", "failed")
+
+
+def parse_enrollment(payload: dict[str, Any]) -> EnrollProgress | None:
+    """An enrollment progress event in ``payload``, or None if it is not one.
+
+    Reads the ``enrollment`` object the runtime adds to ``event`` messages (see docs/protocol.md);
+    unknown extra fields are ignored.
+    """
+    info = payload.get("enrollment")
+    if not isinstance(info, dict):
+        return None
+    phase = info.get("phase")
+    if phase not in ENROLL_PHASES:
+        return None
+    remaining = info.get("remaining_s")
+    return EnrollProgress(
+        phase=str(phase),
+        label=info.get("label") if isinstance(info.get("label"), str) else None,
+        job=str(info["job"]) if info.get("job") is not None else None,
+        remaining_s=float(remaining) if isinstance(remaining, (int, float)) and not isinstance(remaining, bool) else None,
+        error=info.get("error") if isinstance(info.get("error"), str) else None,
+    )
+
+
+def parse_pose_tracks(payload: dict[str, Any]) -> list[tuple[int | None, list[tuple[float, float] | None], float]]:
+    """``(track_id, points, aspect)`` per track of a pose payload; invalid joints become None.
+
+    A joint is drawn when its visibility (if given) is at least 0.5 and its coordinates are finite.
+    """
+    tracks = payload.get("tracks")
+    if not isinstance(tracks, list):
+        tracks = [payload]
+    width, height = payload.get("width"), payload.get("height")
+    aspect = float(width) / float(height) if _is_num(width) and _is_num(height) and height else 1.0
+    out = []
+    for t in tracks:
+        if not isinstance(t, dict):
+            continue
+        joints = t.get("joints", t.get("points"))
+        if not isinstance(joints, list):
+            continue
+        vis = t.get("visibility")
+        pts: list[tuple[float, float] | None] = []
+        for j, xy in enumerate(joints):
+            ok = isinstance(xy, (list, tuple)) and len(xy) >= 2 and _is_num(xy[0]) and _is_num(xy[1])
+            if ok and isinstance(vis, list) and j < len(vis) and _is_num(vis[j]):
+                ok = vis[j] >= 0.5
+            pts.append((float(xy[0]), float(xy[1])) if ok else None)
+        tid = t.get("track_id")
+        out.append((tid if isinstance(tid, int) and not isinstance(tid, bool) else None, pts, aspect))
+    return out
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+class LiveState:
+    """Everything the UI shows, updated message by message.
+
+    ``stale_after``: seconds without any message before the stream counts as stale.
+    ``track_ttl``: a track with no label for this long is dropped (the person left).
+    """
+
+    def __init__(self, *, history: int = 200, series: int = 90, stale_after: float = 2.5, track_ttl: float = 3.0) -> None:
+        self.stale_after = stale_after
+        self.track_ttl = track_ttl
+        self.sessions: dict[str, str] = {}
+        self.tracks: dict[TrackKey, TrackView] = {}
+        self.poses: dict[TrackKey, PoseView] = {}
+        self.events: deque[EventRow] = deque(maxlen=history)
+        self.latency_ms: deque[float] = deque(maxlen=series)
+        self.fps: deque[float] = deque(maxlen=series)
+        self.enrolled: list[str] = []
+        self.backend = ""
+        self.model_id = ""
+        self.status: dict[str, Any] = {}
+        self.last_rx: float | None = None
+        self.restarts = 0
+        self.received = 0
+        self.enrollment: EnrollProgress | None = None
+
+    # ---- ingest ---------------------------------------------------------------------------
+
+    def ingest(self, msg: Message, now: float) -> bool:
+        """Apply one message; True when it revealed a runtime restart (new ``session``: state was reset)."""
+        p = msg.payload
+        self.last_rx = now
+        self.received += 1
+        restarted = self._check_session(msg.source, str(p.get("session", "")), p, now)
+        if isinstance(p.get("backend"), str) and p["backend"]:
+            self.backend = p["backend"]
+        if isinstance(p.get("model_id"), str) and p["model_id"]:
+            self.model_id = p["model_id"]
+        if msg.kind == "label":
+            self._on_label(msg.source, p, now)
+        elif msg.kind == "event":
+            self._on_event(msg.source, p, now)
+        elif msg.kind == "hb":
+            self._on_heartbeat(msg.source, p, now)
+        elif msg.kind == "pose":
+            for tid, pts, aspect in parse_pose_tracks(p):
+                self.poses[(msg.source, tid)] = PoseView(msg.source, tid, pts, aspect, now)
+        return restarted
+
+    def _check_session(self, source: str, session: str, p: dict[str, Any], now: float) -> bool:
+        old = self.sessions.get(source)
+        self.sessions[source] = session
+        if old is None or old == session:
+            return False
+        # the runtime restarted: everything it told us before is void
+        self.restarts += 1
+        for key in [k for k in self.tracks if k[0] == source]:
+            del self.tracks[key]
+        for key in [k for k in self.poses if k[0] == source]:
+            del self.poses[key]
+        self.latency_ms.clear()
+        self.fps.clear()
+        self.enrollment = None
+        self.note(f"runtime restarted ({source}: session {session})", _t(p), source)
+        return True
+
+    def _on_label(self, source: str, p: dict[str, Any], now: float) -> None:
+        tid = p.get("track_id")
+        if tid is None:
+            # nobody in view: every person track of this source is gone
+            for key in [k for k in self.tracks if k[0] == source and k[1] is not None]:
+                del self.tracks[key]
+            for key in [k for k in self.poses if k[0] == source]:
+                del self.poses[key]
+        else:
+            self.tracks.pop((source, None), None)
+        topk = [(str(t["label"]), float(t["score"])) for t in p.get("topk", []) if isinstance(t, dict)]
+        self.tracks[(source, tid)] = TrackView(
+            source, tid, p["state"], p.get("label"), p.get("score"), p.get("margin"), p.get("reason"), topk, now
+        )
+        lat = p.get("latency_ms") or {}
+        total = lat.get("total")
+        if not _is_num(total) and lat:
+            total = sum(v for v in lat.values() if _is_num(v))
+        if _is_num(total):
+            self.latency_ms.append(float(total))
+        if _is_num(p.get("fps")):
+            self.fps.append(float(p["fps"]))
+
+    def _on_event(self, source: str, p: dict[str, Any], now: float) -> None:
+        progress = parse_enrollment(p)
+        if progress is not None:
+            self.enrollment = progress
+            if progress.phase == "done" and progress.label and progress.label not in self.enrolled:
+                self.enrolled.append(progress.label)
+            text = f"enroll {progress.label!r}: {progress.phase}" + (f" ({progress.error})" if progress.error else "")
+            self.events.append(EventRow(_t(p), source, "enroll", text))
+            return
+        tid = p.get("track_id")
+        key = (source, tid)
+        view = self.tracks.get(key)
+        if view is None:
+            view = self.tracks[key] = TrackView(source, tid, p["state"], t_rx=now)
+        view.state, view.label, view.score, view.t_rx = p["state"], p.get("label"), p.get("score"), now
+        prev = p.get("previous") or {}
+        before = prev.get("label") or prev.get("state")
+        after = p.get("label") or p.get("state")
+        who = "nobody" if tid is None else f"#{tid}"
+        self.events.append(EventRow(_t(p), source, str(p.get("event")), f"{who} {before} \u2192 {after}", tid, p.get("score")))
+
+    def _on_heartbeat(self, source: str, p: dict[str, Any], now: float) -> None:
+        status = p.get("status")
+        if isinstance(status, dict):
+            self.status = status
+            if _is_num(status.get("fps")):
+                self.fps.append(float(status["fps"]))
+            actions = status.get("actions")
+            if isinstance(actions, list) and all(isinstance(a, str) for a in actions):
+                self.enrolled = list(actions)
+        # a late joiner learns the live tracks from the snapshot; known tracks keep their fresher label
+        for t in p.get("tracks", []):
+            key = (source, t.get("track_id"))
+            if key not in self.tracks:
+                self.tracks[key] = TrackView(source, t.get("track_id"), t["state"], t.get("label"), t.get("score"), t_rx=now)
+
+    def note(self, text: str, t: float, source: str = "") -> None:
+        """Add a line from the UI itself (restarts, control replies) to the event history."""
+        self.events.append(EventRow(t, source, "note", text))
+
+    def set_enrolled(self, labels: list[str]) -> None:
+        """The runtime's enrolled actions (from the control channel's ``list``)."""
+        self.enrolled = list(dict.fromkeys(labels))
+
+    # ---- queries --------------------------------------------------------------------------
+
+    def expire(self, now: float) -> bool:
+        """Drop tracks and poses not updated for ``track_ttl`` seconds; True if anything went."""
+        old = [k for k, v in self.tracks.items() if now - v.t_rx > self.track_ttl]
+        old_poses = [k for k, v in self.poses.items() if now - v.t_rx > self.track_ttl]
+        for k in old:
+            del self.tracks[k]
+        for k in old_poses:
+            del self.poses[k]
+        return bool(old or old_poses)
+
+    def is_stale(self, now: float, started: float) -> bool:
+        """No message (heartbeats included) for more than ``stale_after`` s (or none since ``started``)."""
+        last = started if self.last_rx is None else self.last_rx
+        return now - last > self.stale_after
+
+    def primary(self) -> TrackView | None:
+        """The track to show large: an active action with the best score, else the freshest track."""
+        if not self.tracks:
+            return None
+        views = list(self.tracks.values())
+        acting = [v for v in views if v.state == "action"]
+        if acting:
+            return max(acting, key=lambda v: (v.score or 0.0, -(v.track_id or 0)))
+        people = [v for v in views if v.track_id is not None] or views
+        return max(people, key=lambda v: (v.t_rx, -(v.track_id or 0)))
+
+    def bar_scores(self) -> list[tuple[str, float | None]]:
+        """``(label, score)`` per enrolled action (plus any label seen in top-k), score None if unseen.
+
+        Scores are the primary track's raw top-k scores of its latest window.
+        """
+        view = self.primary()
+        scores = dict(view.topk) if view is not None else {}
+        labels = list(self.enrolled) + [lbl for lbl in scores if lbl not in self.enrolled]
+        return [(lbl, scores.get(lbl)) for lbl in labels]
+
+    def person_tracks(self) -> list[TrackKey]:
+        """Keys of the tracked people with a pose to draw, in a stable order."""
+        return sorted(self.poses, key=lambda k: (k[0], -1 if k[1] is None else k[1]))
+
+
+def _t(p: dict[str, Any]) -> float:
+    t = p.get("t_pub")
+    return float(t) if _is_num(t) else 0.0
