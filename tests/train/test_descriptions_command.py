@@ -59,3 +59,15 @@ def test_broken_files_give_problems_and_non_zero_exit(tmp_path: Path, capsys):
     assert main(["descriptions", "check", str(quality)]) == 1
     assert "identical joint text" in capsys.readouterr().out
     assert main(["descriptions", "check", str(good)]) == 0
+
+
+def test_console_script_runs_check():
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).parent / "crossglg-train"
+    assert script.exists(), "crossglg-train console script not installed (pip install -e .)"
+    proc = subprocess.run([str(script), "descriptions", "check", "--json"], capture_output=True, text=True, timeout=120)
+    report = json.loads(proc.stdout)
+    assert proc.returncode == (0 if report["ok"] else 1)
+    assert {"utd_mhad", "nw_ucla", "gtu3d", "irds"} <= {r["dataset"] for r in report["datasets"]}
