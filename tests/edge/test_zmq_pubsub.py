@@ -168,3 +168,20 @@ def test_protocol_validation_rejects_bad_payloads() -> None:
         protocol.topic_for("label", "../x")
     msg = protocol.decode(protocol.encode(topic, good))
     assert msg.kind == "label" and msg.source == "cam0"
+
+
+def test_curve_allowed_clients_only(tmp_path) -> None:
+    _, server_secret = generate_keypair(tmp_path / "server", "server")
+    allowed_pub, allowed_secret = generate_keypair(tmp_path / "clients", "ui")
+    _, stranger_secret = generate_keypair(tmp_path / "others", "stranger")
+    cfg = PublisherConfig(endpoint=ANY_PORT, curve_secret_key=str(server_secret),
+                          curve_allowed_clients=str(tmp_path / "clients"))
+    server_public = tmp_path / "server" / "server.key"
+    with Publisher(cfg) as pub, subscribe(
+        pub.endpoint, server_public_key=server_public, client_secret_key=allowed_secret
+    ) as ok, subscribe(pub.endpoint, server_public_key=server_public, client_secret_key=stranger_secret) as other:
+        _sync(pub, ok)
+        _label(pub, 0)
+        assert ok.recv(timeout=2.0) is not None
+        assert other.recv(timeout=0.3) is None  # knows the server key, but is not on the list
+    assert allowed_pub.exists()
