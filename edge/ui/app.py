@@ -211,7 +211,7 @@ class CrossGLGApp(App[int]):
 
     def on_control_replied(self, msg: ControlReplied) -> None:
         reply = msg.reply
-        self.control_ok = reply.ok or "no reply" not in (reply.error or "")
+        self.control_ok = reply.ok or bool(reply.data)  # an error *reply* still means the runtime answered
         if msg.op == "list":
             if reply.ok:
                 self.state.set_enrolled(reply.data.get("labels", []))

@@ -31,9 +31,9 @@ class ControlLink:
 
     def request(self, op: str, **fields: Any) -> Reply:
         """Send ``{"v": 1, "op": op, **fields}``; any failure becomes ``Reply(ok=False, error=...)``."""
-        from edge.control import ControlClient  # the runtime's client; imported late, it is optional
-
         try:
+            from edge.control import ControlClient  # the runtime's client, imported on first use
+
             client = ControlClient(self.endpoint, timeout=self.timeout)
         except Exception as exc:
             return Reply(False, {}, f"control {self.endpoint}: {exc}")

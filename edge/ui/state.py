@@ -142,6 +142,8 @@ class LiveState:
         self.latency_ms: deque[float] = deque(maxlen=series)
         self.fps: deque[float] = deque(maxlen=series)
         self.enrolled: list[str] = []
+        self.enrolled_known = False  # True once the runtime told us its list (control or heartbeat)
+        self.seen_labels: list[str] = []  # top-k labels in order of first appearance: bars keep their places
         self.backend = ""
         self.model_id = ""
         self.status: dict[str, Any] = {}
@@ -149,6 +151,7 @@ class LiveState:
         self.restarts = 0
         self.received = 0
         self.enrollment: EnrollProgress | None = None
+        self._labelled: set[str] = set()  # sources whose labels we receive: their heartbeat snapshots are older
 
     # ---- ingest ---------------------------------------------------------------------------
 
@@ -186,11 +189,14 @@ class LiveState:
             del self.poses[key]
         self.latency_ms.clear()
         self.fps.clear()
+        self.seen_labels.clear()
+        self._labelled.discard(source)
         self.enrollment = None
         self.note(f"runtime restarted ({source}: session {session})", _t(p), source)
         return True
 
     def _on_label(self, source: str, p: dict[str, Any], now: float) -> None:
+        self._labelled.add(source)
         tid = p.get("track_id")
         if tid is None:
             # nobody in view: every person track of this source is gone
@@ -201,6 +207,7 @@ class LiveState:
         else:
             self.tracks.pop((source, None), None)
         topk = [(str(t["label"]), float(t["score"])) for t in p.get("topk", []) if isinstance(t, dict)]
+        self.seen_labels.extend(lbl for lbl, _ in topk if lbl not in self.seen_labels)
         self.tracks[(source, tid)] = TrackView(
             source, tid, p["state"], p.get("label"), p.get("score"), p.get("margin"), p.get("reason"), topk, now
         )
@@ -242,8 +249,11 @@ class LiveState:
                 self.fps.append(float(status["fps"]))
             actions = status.get("actions")
             if isinstance(actions, list) and all(isinstance(a, str) for a in actions):
-                self.enrolled = list(actions)
-        # a late joiner learns the live tracks from the snapshot; known tracks keep their fresher label
+                self.set_enrolled(actions)
+        # a late joiner learns the live tracks from the snapshot until labels flow; after that the
+        # labels are fresher (and a snapshot may still list a track the runtime did not forget)
+        if source in self._labelled:
+            return
         for t in p.get("tracks", []):
             key = (source, t.get("track_id"))
             if key not in self.tracks:
@@ -256,6 +266,7 @@ class LiveState:
     def set_enrolled(self, labels: list[str]) -> None:
         """The runtime's enrolled actions (from the control channel's ``list``)."""
         self.enrolled = list(dict.fromkeys(labels))
+        self.enrolled_known = True
 
     # ---- queries --------------------------------------------------------------------------
 
@@ -286,13 +297,15 @@ class LiveState:
         return max(people, key=lambda v: (v.t_rx, -(v.track_id or 0)))
 
     def bar_scores(self) -> list[tuple[str, float | None]]:
-        """``(label, score)`` per enrolled action (plus any label seen in top-k), score None if unseen.
+        """``(label, score)`` per enrolled action; score None if absent from the latest top-k.
 
-        Scores are the primary track's raw top-k scores of its latest window.
+        Scores are the primary track's raw top-k scores of its latest window. Without the runtime's
+        list (no control channel), the labels seen in top-k stand in for it. The order is stable
+        (enrolment order, or first appearance) so bars do not jump around as scores change.
         """
         view = self.primary()
         scores = dict(view.topk) if view is not None else {}
-        labels = list(self.enrolled) + [lbl for lbl in scores if lbl not in self.enrolled]
+        labels = self.enrolled if self.enrolled_known else self.seen_labels
         return [(lbl, scores.get(lbl)) for lbl in labels]
 
     def person_tracks(self) -> list[TrackKey]:

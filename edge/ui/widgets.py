@@ -12,6 +12,7 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Digits, Sparkline, Static
 
+from .bigtext import big_text
 from .braille import draw_skeleton
 from .state import EventRow, LiveState, TrackView
 
@@ -59,16 +60,37 @@ class Badges(Static):
         self.update(text)
 
 
+class BigLabel(Widget):
+    """A label in large type (3 rows) when the font has it and it fits, else letter-spaced capitals."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.text, self.style = "", ""
+
+    def show(self, text: str, style: str) -> None:
+        self.text, self.style = text, style
+        self.refresh()
+
+    def render(self) -> Text:
+        width = self.size.width
+        rows = big_text(self.text, width)
+        if rows is None:
+            title = " ".join(self.text.upper()) if len(self.text) * 2 <= width else self.text.upper()
+            return Text("\n" + _ellipsize(title, width), style=self.style, justify="center")
+        pad = " " * max(0, (width - len(rows[0])) // 2)
+        return Text("\n".join(pad + row for row in rows), style=self.style, no_wrap=True)
+
+
 class CurrentAction(Vertical):
     """The primary track's state: the label in large type, its score as big digits, and details."""
 
     def compose(self) -> ComposeResult:
-        yield Static(id="action-label")
+        yield BigLabel(id="action-label")
         yield Digits("", id="action-score")
         yield Static(id="action-detail")
 
     def show(self, view: TrackView | None, stale: bool) -> None:
-        label_w = self.query_one("#action-label", Static)
+        label_w = self.query_one("#action-label", BigLabel)
         if view is None:
             title, style = ("waiting for the stream\u2026", "grey50")
         elif view.state == "action":
@@ -78,7 +100,7 @@ class CurrentAction(Vertical):
                             STATE_STYLE[view.state])
         if stale:
             style = "grey42"
-        label_w.update(Text(_spaced(title), style=style, justify="center"))
+        label_w.show(title, style)
         for cls in ("action", "unknown", "none", "no_person"):
             self.set_class(view is not None and view.state == cls, f"-{cls}")
         self.set_class(stale, "-stale")
@@ -95,11 +117,6 @@ class CurrentAction(Vertical):
             if view.reason:
                 detail.append(f"   ({view.reason.replace('_', ' ')})", style="italic grey62")
         self.query_one("#action-detail", Static).update(detail)
-
-
-def _spaced(title: str) -> str:
-    """Letter-spaced upper case for short labels: reads large from across the room."""
-    return " ".join(title.upper()) if len(title) <= 18 else title.upper()
 
 
 class ScoreBars(StateWidget):
@@ -165,8 +182,8 @@ class Meter(Vertical):
         values = list(values)
         cap = Text(f"{self.title} ", style="bold")
         if values:
-            cap.append(f"{values[-1]:.1f} {self.unit}")
-            cap.append(f"   min {min(values):.1f}  max {max(values):.1f}", style="grey50")
+            cap.append(f"{values[-1]:.1f} {self.unit}".rstrip())
+            cap.append(f"  ({min(values):.0f}\u2013{max(values):.0f})", style="grey50")
         else:
             cap.append("\u2013", style="grey50")
         self.query_one(".meter-caption", Static).update(cap)

@@ -8,8 +8,9 @@ from ui_helpers import connect, make_publisher, wait_until
 
 from edge.publisher import Publisher
 from edge.ui.app import CrossGLGApp
+from edge.ui.bigtext import big_text
 from edge.ui.screens import HelpScreen
-from edge.ui.widgets import CurrentAction, EventLog, ScoreBars
+from edge.ui.widgets import BigLabel, CurrentAction, EventLog, ScoreBars
 
 
 def _text(widget) -> str:
@@ -35,8 +36,10 @@ def test_current_action_bars_and_events(publisher: Publisher) -> None:
             await wait_until(pilot, lambda: app.state.primary() is not None and app.state.primary().label == "wave hello",
                              what="the first label")
             await pilot.pause()
-            shown = _text(app.query_one("#action-label"))
-            assert "W A V E" in shown
+            big = app.query_one(BigLabel)
+            assert big.text == "wave hello"
+            lines, expected = _text(big).split("\n"), big_text("wave hello", big.size.width)
+            assert expected is not None and len(lines) == 3 and all(e in s for e, s in zip(expected, lines, strict=True))
             bars = _text(app.query_one(ScoreBars))
             assert "wave hello" in bars and "0.83" in bars and "0.41" in bars
             # a new window moves the bars
