@@ -65,11 +65,14 @@ NW_UCLA_CLASSES: tuple[str, ...] = (
 )  # fmt: skip
 NW_UCLA_ACTION_CODES: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 9, 11, 12)
 
+# Folders 1..14. The data README lists the names in the string order of the folder names (1, 10,
+# 11, ..., 2, ..., 9); measured joint motion agrees with that reading (tools/kgt_vs_motion.py), so
+# folder k carries the name below, the same as crossglg/text/data/gtu3d.json (matched by id there).
 GTU3D_CLASSES: tuple[str, ...] = (
-    "opening and closing the arms", "right handed shaking", "right and left waist stretch",
-    "walking", "bend the leg left or right (folder 5)", "bend the leg left or right (folder 6)",
-    "left handed shaking", "one right-left step", "crouching", "standing on the sandal",
-    "sit and applause", "lower back", "right and left 8-step motion", "neck relaxation",
+    "opening and closing the arms", "left handed shaking", "one right-left step", "crouching",
+    "standing on the sandal", "sit and applause", "lower back", "right and left 8-step motion",
+    "neck relaxation", "right handed shaking", "right and left waist stretch", "walking",
+    "bend the leg left or right (left leg)", "bend the leg left or right (right leg)",
 )  # fmt: skip
 
 IRDS_CLASSES: tuple[str, ...] = (

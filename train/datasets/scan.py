@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from crossglg.skeleton.layouts import NTU25
+
 from .cache import SkeletonCache
 from .classes import CLASS_NAMES, FPS, NW_UCLA_ACTION_CODES
 from .ntu import parse_ntu_name, read_ntu_skeleton
@@ -98,12 +100,31 @@ def _irds_name(path: Path, root: Path) -> NameInfo:
     return path.stem, gesture, sub, meta
 
 
+def _mirrored(read: Callable[[Path], np.ndarray]) -> Callable[[Path], np.ndarray]:
+    """Wrap a reader so its output is mirrored: x negated and left/right joints swapped.
+
+    GTU 3D and IRDS name their classes by the side that moves as seen from the camera: in "elbow
+    flexion left" the joints Kinect labels *right* move (measured with tools/kgt_vs_motion.py:
+    0/8 IRDS and 0/5 GTU one-sided classes move on the named side as recorded, 8/8 and 5/5
+    mirrored). Mirroring the whole body keeps the geometry consistent (the left shoulder still has
+    the smaller x) and makes the moving side agree with the class name and its description.
+    """
+
+    def mirrored(path: Path) -> np.ndarray:
+        seq = read(path)
+        out = seq[..., NTU25.mirror_permutation(), :].copy()
+        out[..., 0] *= -1.0
+        return out
+
+    return mirrored
+
+
 SPECS: dict[str, DatasetSpec] = {
     "ntu": DatasetSpec("*.skeleton", _ntu_name, read_ntu_skeleton, "ntu-skeleton/1;M=2"),
     "utd_mhad": DatasetSpec("*_skeleton.mat", _utd_name, read_utd_mat, "utd-mat/1"),
     "nw_ucla": DatasetSpec("*.json", _ucla_name, read_nwucla_json, "nwucla-json/1"),
-    "gtu3d": DatasetSpec("movement*.txt", _gtu_name, read_gtu_txt, "gtu-txt/1"),
-    "irds": DatasetSpec("*.csv", _irds_name, read_irds_csv, "irds-csv/1"),
+    "gtu3d": DatasetSpec("movement*.txt", _gtu_name, _mirrored(read_gtu_txt), "gtu-txt/1;mirrored"),
+    "irds": DatasetSpec("*.csv", _irds_name, _mirrored(read_irds_csv), "irds-csv/1;mirrored"),
 }
 
 
