@@ -25,8 +25,9 @@ from .infogcn import INFOGCN_CHANNELS, INFOGCN_STRIDES
 
 
 class RefSelfAttention(nn.Module):
-    def __init__(self, in_channels: int, hidden_dim: int, n_heads: int) -> None:
+    def __init__(self, in_channels: int, hidden_dim: int, n_heads: int, flush_subnormal: bool = False) -> None:
         super().__init__()
+        self.flush_subnormal = flush_subnormal
         self.scale = hidden_dim**-0.5
         self.n_heads = n_heads
         self.ln = nn.LayerNorm(in_channels)
@@ -40,11 +41,16 @@ class RefSelfAttention(nn.Module):
         q = q.reshape(n * t, v, self.n_heads, -1).permute(0, 2, 1, 3)
         k = k.reshape(n * t, v, self.n_heads, -1).permute(0, 2, 1, 3)
         dots = torch.einsum("bhid,bhjd->bhij", q, k) * self.scale
+        if self.flush_subnormal:  # benchmark ablation: the same subnormal guard as ours
+            dots = (dots - dots.amax(dim=-1, keepdim=True)).clamp_min(-80.0)
+            attn = dots.softmax(dim=-1)
+            return torch.where(attn > 1e-30, attn, 0.0)
         return dots.softmax(dim=-1).float()  # (N*T, H, V, V)
 
 
 class RefSAGC(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, num_joints: int, num_heads: int = 3) -> None:
+    def __init__(self, in_channels: int, out_channels: int, num_joints: int, num_heads: int = 3,
+                 flush_subnormal: bool = False) -> None:
         super().__init__()
         self.num_head = num_heads
         self.shared_topology = nn.Parameter(torch.eye(num_joints).repeat(num_heads, 1, 1))
@@ -58,7 +64,7 @@ class RefSAGC(nn.Module):
             self.down = nn.Identity()
         self.bn = nn.BatchNorm2d(out_channels)
         nn.init.constant_(self.bn.weight, 1e-6)
-        self.attn = RefSelfAttention(in_channels, in_channels // 8, num_heads)
+        self.attn = RefSelfAttention(in_channels, in_channels // 8, num_heads, flush_subnormal)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, t, v = x.shape
@@ -97,9 +103,9 @@ class RefMSTCN(nn.Module):
 
 
 class RefBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, v: int, stride: int = 1) -> None:
+    def __init__(self, cin: int, cout: int, v: int, stride: int = 1, flush_subnormal: bool = False) -> None:
         super().__init__()
-        self.agcn = RefSAGC(cin, cout, v)
+        self.agcn = RefSAGC(cin, cout, v, flush_subnormal=flush_subnormal)
         self.tcn = RefMSTCN(cout, cout, stride)
         self.residual: nn.Module = nn.Identity() if cin == cout and stride == 1 else _tconv(cin, cout, 1, stride)
 
@@ -110,7 +116,9 @@ class RefBlock(nn.Module):
 class ReferenceInfoGCN(nn.Module):
     """``(N, C, T, V, M)`` -> ``(logits (N, K), z (N, 256))``; eval uses z = mu."""
 
-    def __init__(self, num_classes: int = 120, layout: Layout = NTU25, num_person: int = 2, in_channels: int = 3):
+    def __init__(self, num_classes: int = 120, layout: Layout = NTU25, num_person: int = 2, in_channels: int = 3,
+                 flush_subnormal: bool = False):
+        """``flush_subnormal`` adds our attention guard (benchmark ablation only; off = as published)."""
         super().__init__()
         v, base = layout.num_joints, 64
         self.num_point = v
@@ -119,7 +127,8 @@ class ReferenceInfoGCN(nn.Module):
         self.to_joint_embedding = nn.Linear(in_channels, base)
         self.pos_embedding = nn.Parameter(torch.randn(1, v, base))
         chans = (base, *INFOGCN_CHANNELS)
-        self.layers = nn.ModuleList(RefBlock(chans[i], chans[i + 1], v, INFOGCN_STRIDES[i]) for i in range(9))
+        self.layers = nn.ModuleList(RefBlock(chans[i], chans[i + 1], v, INFOGCN_STRIDES[i], flush_subnormal)
+                                    for i in range(9))
         self.fc = nn.Linear(256, 256)
         self.fc_mu = nn.Linear(256, 256)
         self.fc_logvar = nn.Linear(256, 256)

@@ -1,0 +1,76 @@
+"""ONNX model metadata: key names and a torch-free reader (edge/ and calib/ import this).
+
+The exporter (:func:`crossglg.model.export.export_onnx`) writes string ``metadata_props`` whose
+keys start with ``crossglg.``:
+
+==================  =====================================================================
+key                 value
+==================  =====================================================================
+classes             JSON list of class names (index = logit index; may be ``[]``)
+layout              skeleton layout name, e.g. ``ntu25``
+frames              window length T (int as text)
+bodies              M (int as text)
+embedding_dim       D of the ``embedding`` output
+preprocess_id       :attr:`crossglg.preprocess.PreprocessConfig.id`
+fingerprint         sha256 of the weights (support stores are keyed on it)
+model_id            human-readable id
+encoder             encoder registry name
+model_config        JSON of :class:`crossglg.model.ModelConfig`
+exporter            ``dynamo`` or ``torchscript``
+==================  =====================================================================
+
+Graph contract: input ``skeleton`` ``(N, C, T, V, M)`` float32 with a dynamic batch axis;
+outputs ``embedding`` ``(N, D)`` and, when the model has a classifier, ``logits`` ``(N, K)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+META_PREFIX = "crossglg."
+INPUT_NAME = "skeleton"
+EMBEDDING_NAME = "embedding"
+LOGITS_NAME = "logits"
+REQUIRED_KEYS = ("classes", "layout", "frames", "bodies", "embedding_dim", "preprocess_id", "fingerprint")
+
+
+def read_onnx_metadata(path: str | os.PathLike[str], strip_prefix: bool = True) -> dict[str, str]:
+    """Return the ``crossglg.*`` metadata_props of an ONNX file (keys without prefix by default).
+
+    Uses ``onnx`` when installed (reads the header only, no weights), else ONNX Runtime.
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for an unreadable one.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"ONNX model not found: {p}")
+    try:
+        import onnx
+
+        try:
+            model = onnx.load(str(p), load_external_data=False)
+        except Exception as exc:  # onnx raises DecodeError and friends for a corrupt file
+            raise ValueError(f"{p}: not a readable ONNX model ({exc})") from exc
+        props = {prop.key: prop.value for prop in model.metadata_props}
+    except ImportError:
+        import onnxruntime as ort
+
+        try:
+            sess = ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise ValueError(f"{p}: not a loadable ONNX model ({exc})") from exc
+        props = dict(sess.get_modelmeta().custom_metadata_map)
+    n = len(META_PREFIX) if strip_prefix else 0
+    return {k[n:]: v for k, v in props.items() if k.startswith(META_PREFIX)}
+
+
+def decode_classes(meta: dict[str, str], where: str = "ONNX metadata") -> list[str]:
+    """The ``classes`` entry as a list of strings; ``ValueError`` if it is not a JSON string list."""
+    try:
+        classes = json.loads(meta.get("classes", "[]"))
+    except ValueError as exc:
+        raise ValueError(f"{where}: classes is not JSON ({exc})") from exc
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise ValueError(f"{where}: classes must be a JSON list of strings")
+    return classes
