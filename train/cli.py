@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "train": "train.commands.train",
     "eval": "train.commands.eval",
     "export": "train.commands.export",
+    "model-info": "train.commands.model_info",
 }
 
 
