@@ -5,7 +5,8 @@ embeddings ``(N, D)`` float32 (and, when the model has a classifier head, logits
 The pipeline never cares which backend runs: ONNX Runtime, TensorRT or torch all look alike.
 
 No third-party import here beyond numpy: this module is imported by every backend, including the
-torch one that lives outside ``edge/``.
+torch one that lives outside ``edge/``. Tensor names and the ``crossglg.*`` metadata keys come from
+:mod:`crossglg.model_meta` (the exporter's torch-free contract module).
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-# ONNX metadata_props keys are "crossglg.<field>" (see docs/tensorrt.md and crossglg/model/export.py)
-META_PREFIX = "crossglg."
-INPUT_NAME = "skeleton"
-EMBEDDING_NAME = "embedding"
-LOGITS_NAME = "logits"
+# the graph/metadata contract is owned by the exporter's torch-free module: one definition
+from crossglg.model_meta import EMBEDDING_NAME, INPUT_NAME, LOGITS_NAME, META_PREFIX, decode_classes
+
+__all__ = ["EMBEDDING_NAME", "INPUT_NAME", "LOGITS_NAME", "META_PREFIX", "Engine", "EngineBase",
+           "EngineUnavailableError", "ModelMeta", "check_window"]
 
 
 class EngineUnavailableError(RuntimeError):
@@ -87,14 +88,17 @@ class ModelMeta:
         try:
             if "classes" in kwargs:
                 classes = kwargs["classes"]
-                if isinstance(classes, str):
-                    classes = json.loads(classes)
+                if isinstance(classes, str):  # metadata_props form: a JSON string
+                    classes = decode_classes({"classes": classes}, where=where)
                 if not isinstance(classes, list | tuple) or not all(isinstance(c, str) for c in classes):
-                    raise ValueError("classes must be a JSON list of strings")
+                    raise ValueError("classes must be a list of strings")
                 kwargs["classes"] = tuple(classes)
             for key in ("frames", "embedding_dim", "bodies"):
                 if key in kwargs:
-                    kwargs[key] = int(kwargs[key])
+                    try:
+                        kwargs[key] = int(kwargs[key])
+                    except (TypeError, ValueError):
+                        raise ValueError(f"{key} must be an integer, got {kwargs[key]!r}") from None
             for key in ("layout", "preprocess_id", "fingerprint", "model_id"):
                 if key in kwargs:
                     kwargs[key] = str(kwargs[key])

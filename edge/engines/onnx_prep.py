@@ -52,6 +52,35 @@ def has_qdq(model: Any) -> bool:
     return bool(op_types(model) & QDQ_OPS)
 
 
+def qdq_problems(model: Any) -> list[str]:
+    """Why TensorRT would reject this Q/DQ model: it needs int8 (not uint8) with zero points of 0
+    (symmetric quantisation). Empty list = fine. Checks the top-level graph's QuantizeLinear nodes.
+    """
+    import numpy as np
+    from onnx import TensorProto, numpy_helper
+
+    inits = {t.name: t for t in model.graph.initializer}
+    consts = {n.output[0]: a.t for n in model.graph.node if n.op_type == "Constant"
+              for a in n.attribute if a.name == "value"}
+    problems: list[str] = []
+    for node in model.graph.node:
+        if node.op_type != "QuantizeLinear":
+            continue
+        zp_name = node.input[2] if len(node.input) > 2 else ""
+        zp = inits.get(zp_name) or consts.get(zp_name)
+        if zp is None:
+            out_type = next((a.i for a in node.attribute if a.name == "output_dtype"), TensorProto.UINT8)
+            if out_type != TensorProto.INT8:
+                problems.append(f"{node.name or node.output[0]}: no int8 zero point (defaults to uint8)")
+            continue
+        if zp.data_type != TensorProto.INT8:
+            problems.append(f"{node.name or node.output[0]}: zero point type {TensorProto.DataType.Name(zp.data_type)}, "
+                            "TensorRT needs INT8")
+        elif np.any(numpy_helper.to_array(zp) != 0):
+            problems.append(f"{node.name or node.output[0]}: non-zero zero point (asymmetric), TensorRT needs symmetric")
+    return problems
+
+
 def metadata_props(model: Any) -> dict[str, str]:
     """The model's metadata_props as a plain dict."""
     return {p.key: p.value for p in model.metadata_props}
@@ -74,8 +103,31 @@ def convert_fp16(model: Any) -> Any:
     block = sorted(set(float16.DEFAULT_OP_BLOCK_LIST) | set(FP32_KEEP_OPS))
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
+    _detach_outputs(copy, onnx.helper)
     return float16.convert_float_to_float16(copy, keep_io_types=True, op_block_list=block,
                                             disable_shape_infer=False)
+
+
+def _detach_outputs(model: Any, helper: Any) -> None:
+    """Give every graph output that other nodes also read its own Identity node (in place).
+
+    Our model's ``embedding`` output also feeds the classifier; with ``keep_io_types`` the
+    converter casts such an output back to fp32 and then hands the fp32 tensor to the fp16
+    classifier (ORT: "Gemm bound to different types"). Reading an internal copy avoids that.
+    """
+    graph = model.graph
+    outputs = {o.name for o in graph.output}
+    consumed = {i for n in graph.node for i in n.input}
+    for name in sorted(outputs & consumed):
+        inner = f"{name}__internal"
+        for node in graph.node:
+            for k, out in enumerate(node.output):
+                if out == name:
+                    node.output[k] = inner
+            for k, inp in enumerate(node.input):
+                if inp == name:
+                    node.input[k] = inner
+        graph.node.append(helper.make_node("Identity", [inner], [name], name=f"{name}__output"))
 
 
 def serialize(model: Any) -> bytes:

@@ -129,6 +129,10 @@ def build_engine(onnx_path: str | os.PathLike[str], precision: str = "fp32", cac
     if precision == "int8" and not onnx_prep.has_qdq(model):
         raise ValueError(f"{onnx_path}: --precision int8 needs an explicitly quantised ONNX (Q/DQ nodes); "
                          "make one with crossglg-calib (TensorRT 10/11 builds here use no implicit calibration)")
+    if precision == "int8" and (problems := onnx_prep.qdq_problems(model)):
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise ValueError(f"{onnx_path}: TensorRT needs symmetric int8 Q/DQ: {'; '.join(problems[:3])}{more}; "
+                         "quantise with activation/weight type QInt8 and symmetric ranges")
     trt = import_tensorrt()
     plan = plan_build(precision, trt.__version__, _members(trt.BuilderFlag),
                       _members(trt.NetworkDefinitionCreationFlag))
