@@ -45,7 +45,8 @@ class CrossGLGApp(App[int]):
 
     ``control`` None: a read-only view (enroll/remove/rename say there is no control channel).
     ``clock`` (monotonic seconds) and ``wall_clock`` (epoch seconds) can be frozen by tests;
-    ``start_feed=False`` builds the app without a socket (messages then come through :meth:`ingest`).
+    ``start_feed=False`` builds the app without sockets or timers (messages then come through
+    :meth:`ingest`; control requests happen only when the user asks): a frozen view for snapshots.
     """
 
     CSS_PATH = "app.tcss"
@@ -114,10 +115,9 @@ class CrossGLGApp(App[int]):
             self.feed = Feed(self.connect, lambda: self.post_message(FeedWake()), source=self.source,
                              subscription_kwargs=self._subscription_kwargs).start()
             self.set_interval(0.25, self._tick)
-        if self.control is not None:
+        if self.control is not None and self._start_feed:
             self._fetch_labels()
-            if self._start_feed:
-                self.set_interval(LIST_POLL_S, self._fetch_labels)
+            self.set_interval(LIST_POLL_S, self._fetch_labels)
         self.redraw()
 
     def on_unmount(self) -> None:

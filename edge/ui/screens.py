@@ -1,4 +1,5 @@
-"""Modal screens: key help, enrollment (label -> countdown -> recording -> done/failed), remove, rename.
+"""Modal screens: key help, enrollment (label -> countdown -> recording -> processing -> done/failed),
+remove, rename.
 
 Screens never talk to the runtime themselves: they call the app's ``request_*`` methods, which run
 the control request in a worker thread and hand the reply back through ``show_reply``; enrollment
@@ -27,20 +28,22 @@ HELP_TEXT = """\
 [b]CrossGLG live view[/b]: what the edge runtime recognises, as it happens.
 
 [b]Keys[/b]
-  [b]e[/b]        enroll a new action: type its label, get ready during the countdown,
-           then perform it once while the runtime records
-  [b]d[/b]        remove an enrolled action        [b]r[/b]  rename an enrolled action
-  [b]c[/b]        clear the event history          [b]?[/b]  this help
-  [b]q[/b]        quit (also ctrl+c)               [b]esc[/b] close a dialog
+  [b]e[/b]    enroll a new action: type its label, get ready during the
+       countdown, then perform it once while the runtime records
+  [b]d[/b]    remove an enrolled action     [b]r[/b]    rename an enrolled action
+  [b]c[/b]    clear the event history       [b]?[/b]    this help
+  [b]q[/b]    quit (also ctrl+c)            [b]esc[/b]  close a dialog
 
 [b]Badges[/b]
-  [b]live[/b] / [b]STALE[/b]  no message (heartbeats included) for 2.5 s means the stream stopped;
-           the view reconnects by itself when the runtime comes back
-  [b]no person[/b] / [b]unknown[/b]  nobody in view / motion that matches no enrolled action
-  [b]backend[/b], [b]model[/b]  the runtime's inference backend and model id
+  [b]live[/b] / [b]STALE[/b]     STALE: no message (not even a heartbeat) for 2.5 s;
+                   the view reconnects when the runtime comes back
+  [b]no person[/b]        nobody in view
+  [b]unknown[/b]          motion that matches no enrolled action
+  [b]backend[/b] [b]model[/b]    the runtime's inference backend and model id
+  [b]control[/b]          whether the runtime answers enroll/remove/rename
 
-Bars show the latest window's raw score for every enrolled action; the large label is the
-smoothed decision. Press [b]esc[/b] or [b]?[/b] to close."""
+Bars: the latest window's raw score for each enrolled action.
+Large label: the smoothed decision.      [b]esc[/b] or [b]?[/b] closes this help."""
 
 
 class HelpScreen(ModalScreen[None]):
@@ -101,33 +104,35 @@ class EnrollScreen(ModalScreen[str | None]):
 
     def show_reply(self, reply: Reply) -> None:
         """The runtime's answer to ``enroll``: a job id (progress follows as events) or an error."""
-        if self.phase != "sending":
-            return
         if not reply.ok:
-            self._fail(reply.error or "refused")
+            if self.phase == "sending":
+                self._fail(reply.error or "refused")
             return
-        self.job = str(reply.data["job"]) if reply.data.get("job") is not None else None
-        self._set_phase("waiting", "the runtime accepted; waiting for the countdown\u2026")
+        if reply.data.get("job") is not None:
+            self.job = str(reply.data["job"])
+        if self.phase == "sending":  # progress events may overtake the reply: never step back
+            self._set_phase("waiting", "the runtime accepted; waiting for the countdown\u2026")
 
     def show_progress(self, progress: EnrollProgress) -> None:
         """An enrollment event from the stream; ignored unless it is about this screen's job."""
         if self.phase in ("input", "done") or not self._mine(progress):
             return
         count = self.query_one("#enroll-count", Digits)
+        count.display = progress.phase == "countdown"
+        left = progress.seconds_left
         if progress.phase == "countdown":
-            count.display = True
-            count.update("" if progress.remaining_s is None else f"{max(0.0, progress.remaining_s):.0f}")
+            count.update("" if left is None else f"{max(0.0, left):.0f}")
             self._set_phase("countdown", "get ready\u2026")
         elif progress.phase == "recording":
-            count.display = False
-            self._set_phase("recording", f"[b red]\u25cf REC[/]  perform [b]{_esc(self.label or '')}[/b] now")
+            more = "" if left is None else f"  ({max(0.0, left):.0f} s left)"
+            self._set_phase("recording", f"[b red]\u25cf REC[/]  perform [b]{_esc(self.label or '')}[/b] now{more}")
+        elif progress.phase == "processing":
+            self._set_phase("processing", "processing the recording\u2026")
         elif progress.phase == "done":
-            count.display = False
             self._set_phase("done", f"[b green]\u2713[/] enrolled [b]{_esc(progress.label or self.label or '')}[/b]")
             self.set_timer(1.2, lambda: self.dismiss(progress.label or self.label))
         elif progress.phase == "failed":
-            count.display = False
-            self._fail(progress.error or "recording failed")
+            self._fail(progress.message or "recording failed")
 
     def _mine(self, progress: EnrollProgress) -> bool:
         if self.job is not None and progress.job is not None:

@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge import protocol
 from edge.protocol import Message
 
 TrackKey = tuple[str, "int | None"]
@@ -58,64 +59,55 @@ class EventRow:
 
 @dataclass(frozen=True)
 class EnrollProgress:
-    """One enrollment progress event: ``phase`` in countdown / recording / done / failed."""
+    """One enrollment progress event (``phase`` in :data:`edge.protocol.ENROLL_PHASES`)."""
 
     phase: str
     label: str | None
     job: str | None = None
-    remaining_s: float | None = None
-    error: str | None = None
-
-
-ENROLL_PHASES = ("countdown", "recording", "done", "failed")
+    seconds_left: float | None = None
+    message: str = ""
+    track_id: int | None = None
 
 
 def parse_enrollment(payload: dict[str, Any]) -> EnrollProgress | None:
-    """An enrollment progress event in ``payload``, or None if it is not one.
-
-    Reads the ``enrollment`` object the runtime adds to ``event`` messages (see docs/protocol.md);
-    unknown extra fields are ignored.
-    """
-    info = payload.get("enrollment")
-    if not isinstance(info, dict):
+    """The enrollment progress in an ``event`` payload with ``event: "enroll"``, else None."""
+    if payload.get("event") != "enroll" or payload.get("phase") not in protocol.ENROLL_PHASES:
         return None
-    phase = info.get("phase")
-    if phase not in ENROLL_PHASES:
-        return None
-    remaining = info.get("remaining_s")
+    left = payload.get("seconds_left")
+    label, message = payload.get("label"), payload.get("message")
     return EnrollProgress(
-        phase=str(phase),
-        label=info.get("label") if isinstance(info.get("label"), str) else None,
-        job=str(info["job"]) if info.get("job") is not None else None,
-        remaining_s=float(remaining) if isinstance(remaining, (int, float)) and not isinstance(remaining, bool) else None,
-        error=info.get("error") if isinstance(info.get("error"), str) else None,
+        phase=str(payload["phase"]),
+        label=label if isinstance(label, str) else None,
+        job=str(payload["job"]) if payload.get("job") is not None else None,
+        seconds_left=float(left) if _is_num(left) else None,
+        message=message if isinstance(message, str) else "",
+        track_id=payload.get("track_id") if isinstance(payload.get("track_id"), int) else None,
     )
 
 
 def parse_pose_tracks(payload: dict[str, Any]) -> list[tuple[int | None, list[tuple[float, float] | None], float]]:
-    """``(track_id, points, aspect)`` per track of a pose payload; invalid joints become None.
+    """``(track_id, points, aspect)`` per track of a pose payload, points in drawing order (y down).
 
-    A joint is drawn when its visibility (if given) is at least 0.5 and its coordinates are finite.
+    ``space="image"``: normalised [0, 1] image coordinates, y down; ``aspect`` = width / height from
+    ``image_size`` so the figure keeps its proportions. ``space="camera"``: metres with y up, flipped
+    here. A joint is drawn when it is present and its visibility is at least 0.5.
     """
-    tracks = payload.get("tracks")
-    if not isinstance(tracks, list):
-        tracks = [payload]
-    width, height = payload.get("width"), payload.get("height")
-    aspect = float(width) / float(height) if _is_num(width) and _is_num(height) and height else 1.0
+    size = payload.get("image_size")
+    camera = payload.get("space") == "camera"
+    aspect = 1.0
+    if not camera and isinstance(size, list) and len(size) == 2 and all(_is_num(v) and v > 0 for v in size):
+        aspect = float(size[0]) / float(size[1])
     out = []
-    for t in tracks:
-        if not isinstance(t, dict):
-            continue
-        joints = t.get("joints", t.get("points"))
-        if not isinstance(joints, list):
+    for t in payload.get("tracks", []):
+        if not isinstance(t, dict) or not isinstance(t.get("xy"), list):
             continue
         vis = t.get("visibility")
         pts: list[tuple[float, float] | None] = []
-        for j, xy in enumerate(joints):
-            ok = isinstance(xy, (list, tuple)) and len(xy) >= 2 and _is_num(xy[0]) and _is_num(xy[1])
+        for j, xy in enumerate(t["xy"]):
+            ok = isinstance(xy, list) and len(xy) == 2 and _is_num(xy[0]) and _is_num(xy[1])
             if ok and isinstance(vis, list) and j < len(vis) and _is_num(vis[j]):
                 ok = vis[j] >= 0.5
-            pts.append((float(xy[0]), float(xy[1])) if ok else None)
+            pts.append((float(xy[0]), -float(xy[1]) if camera else float(xy[1])) if ok else None)
         tid = t.get("track_id")
         out.append((tid if isinstance(tid, int) and not isinstance(tid, bool) else None, pts, aspect))
     return out
@@ -223,11 +215,14 @@ class LiveState:
     def _on_event(self, source: str, p: dict[str, Any], now: float) -> None:
         progress = parse_enrollment(p)
         if progress is not None:
+            before = self.enrollment
             self.enrollment = progress
             if progress.phase == "done" and progress.label and progress.label not in self.enrolled:
                 self.enrolled.append(progress.label)
-            text = f"enroll {progress.label!r}: {progress.phase}" + (f" ({progress.error})" if progress.error else "")
-            self.events.append(EventRow(_t(p), source, "enroll", text))
+            # countdown ticks repeat the phase: the history gets one line per phase change
+            if before is None or (before.job, before.phase) != (progress.job, progress.phase):
+                text = f"{progress.label} \u2192 {progress.phase}" + (f": {progress.message}" if progress.message else "")
+                self.events.append(EventRow(_t(p), source, "enroll", text, progress.track_id))
             return
         tid = p.get("track_id")
         key = (source, tid)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from edge import protocol
+from edge.protocol import Message
 from edge.publisher import Publisher, PublisherConfig
 
 
@@ -33,3 +35,38 @@ async def connect(pilot, pub: Publisher, timeout: float = 8.0) -> None:
             raise AssertionError("the UI never received the publisher's heartbeat")
         pub.heartbeat()
         await pilot.pause(0.05)
+
+
+# A person facing the camera, right hand raised (NTU-25 order; normalised image coordinates, y down).
+WAVE_POSE: list[tuple[float, float]] = [
+    (0.50, 0.55), (0.50, 0.42), (0.50, 0.27), (0.50, 0.20), (0.58, 0.30), (0.61, 0.42), (0.62, 0.53), (0.62, 0.56),
+    (0.42, 0.30), (0.35, 0.24), (0.36, 0.13), (0.36, 0.10), (0.55, 0.56), (0.56, 0.72), (0.56, 0.88), (0.58, 0.90),
+    (0.45, 0.56), (0.44, 0.72), (0.44, 0.88), (0.42, 0.90), (0.50, 0.30), (0.62, 0.59), (0.60, 0.57), (0.36, 0.07),
+    (0.38, 0.10),
+]  # fmt: skip
+
+
+def standing_pose() -> list[tuple[float, float]]:
+    """WAVE_POSE with both arms down (a second, idle person)."""
+    pts = list(WAVE_POSE)
+    for j, xy in {9: (0.39, 0.42), 10: (0.38, 0.53), 11: (0.38, 0.56), 23: (0.38, 0.59), 24: (0.40, 0.57)}.items():
+        pts[j] = xy
+    return pts
+
+
+def message(kind: str, seq: int, *, source: str = "cam0", session: str = "5e551011aaaa", t_pub: float = 1_763_780_000.0,
+            **fields) -> Message:
+    """A hand-built message with fixed session and time (frozen views for snapshots), schema-checked."""
+    topic = f"crossglg.v1.{kind}.{source}"
+    payload = {"schema": "crossglg.v1", "schema_version": 1, "kind": kind, "source": source, "session": session,
+               "seq": seq, "t_pub": t_pub, "model_id": "crossglg-ntu-1a2b3c", "backend": "onnxruntime", **fields}
+    if kind in protocol.KINDS:
+        protocol.validate_payload(topic, payload)
+    return Message(topic=topic, kind=kind, source=source, payload=payload)
+
+
+def label_fields(track_id: int | None, state: str, label: str | None, score: float | None,
+                 topk: list[tuple[str, float]], total_ms: float, reason: str | None = None) -> dict:
+    return {"track_id": track_id, "state": state, "label": label, "score": score, "margin": None, "reason": reason,
+            "topk": [{"label": lbl, "score": s} for lbl, s in topk], "t_frame": 1.0,
+            "latency_ms": {"pose": 24.0, "model": 19.0, "total": total_ms}}
