@@ -159,3 +159,11 @@ def test_runtime_modules_stay_torch_free() -> None:
     code = f"import sys, {mods}; bad = [m for m in ('torch', 'transformers') if m in sys.modules]; print(bad); sys.exit(bool(bad))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_lbfgs_solver_agrees_with_the_shared_gradient_descent() -> None:
+    sup, stats, queries, truth = _dc_case(4, k=4, base=10, d=16)
+    fast = Matcher(sup, MatcherConfig(dc=DCConfig(solver="lbfgs")), stats).scores(queries)[0].argmax(1)
+    shared = Matcher(sup, MatcherConfig(dc=DCConfig(solver="gd")), stats).scores(queries)[0].argmax(1)
+    assert (fast == shared).mean() >= 0.97
+    assert abs((fast == truth).mean() - (shared == truth).mean()) <= 0.03
