@@ -10,11 +10,16 @@ import argparse
 import importlib
 import sys
 
+from .errors import EdgeError
+
 # subcommand name -> module path (imported lazily so `--help` stays fast and torch-free paths stay so)
 COMMANDS: dict[str, str] = {
     "models": "edge.commands.models",
     "listen": "edge.commands.listen",
     "build-engine": "edge.commands.build_engine",
+    "run": "edge.commands.run",
+    "enroll": "edge.commands.enroll",
+    "actions": "edge.commands.actions",
 }
 
 
@@ -37,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args._run(args) or 0)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, EdgeError) as exc:
         print(f"crossglg-edge {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -6,6 +6,9 @@ object. Topics (``<source>`` names the camera/stream, ``[A-Za-z0-9_-]{1,64}``):
 - ``crossglg.v1.label.<source>``: one per classified window (or gate decision) per track.
 - ``crossglg.v1.event.<source>``: a track's smoothed state changed (start / end / change).
 - ``crossglg.v1.hb.<source>``: heartbeat, 1 Hz, with a snapshot of every track for late joiners.
+- ``crossglg.v1.pose.<source>``: the live skeletons (throttled, <= 10 Hz) for skeleton views.
+
+Enrollment progress travels on the event topic as ``event: "enroll"`` (see :data:`ENROLL_PHASES`).
 
 Sequence numbers are **per topic** and start at 0 for each publisher ``session`` (a random id
 drawn at start-up): a subscriber of one topic can detect loss as a gap in ``seq`` and a restart as
@@ -23,10 +26,13 @@ from typing import Any
 SCHEMA = "crossglg.v1"
 SCHEMA_VERSION = 1
 TOPIC_PREFIX = SCHEMA + "."
-KINDS = ("label", "event", "hb")
+KINDS = ("label", "event", "hb", "pose")
 STATES = ("action", "none", "unknown", "no_person")
 REASONS = ("low_visibility", "idle", "warming_up", "below_threshold", "low_margin", "no_person", "no_support", "confirming")
-EVENT_TYPES = ("start", "end", "change")
+EVENT_TYPES = ("start", "end", "change", "enroll")
+ENROLL_PHASES = ("countdown", "recording", "processing", "done", "failed")
+POSE_SPACES = ("image", "camera")
+NUM_JOINTS = 25
 SOURCE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_PAYLOAD_BYTES = 64 * 1024
 
@@ -163,6 +169,10 @@ def validate_payload(topic: str, p: Any) -> None:
     _req(topic, p, "backend", (str,), "a string")
     if kind == "label":
         _check_label(topic, p)
+    elif kind == "event" and p.get("event") == "enroll":
+        _check_enroll(topic, p)
+    elif kind == "pose":
+        _check_pose(topic, p)
     elif kind == "event":
         _check_state(topic, p)
         _req(topic, p, "t_frame", _NUM, "the frame time in seconds")
@@ -201,3 +211,45 @@ def _check_label(topic: str, p: dict) -> None:
     for k, v in lat.items():
         if isinstance(v, bool) or not isinstance(v, _NUM) or not math.isfinite(v):
             _fail(topic, f"latency_ms.{k}", "a finite number", v)
+
+
+def _check_enroll(topic: str, p: dict) -> None:
+    phase = _req(topic, p, "phase", (str,), f"one of {ENROLL_PHASES}")
+    if phase not in ENROLL_PHASES:
+        _fail(topic, "phase", f"one of {ENROLL_PHASES}", phase)
+    _req(topic, p, "job", (str,), "the enrollment job id")
+    label = _req(topic, p, "label", (str,), "the label being enrolled")
+    if not label:
+        _fail(topic, "label", "non-empty text", label)
+    _req(topic, p, "seconds_left", _NUM, "seconds left in this phase, or null", nullable=True)
+    _req(topic, p, "message", (str,), "a message (empty when there is nothing to say)")
+    _req(topic, p, "track_id", (int,), "the recorded track id or null", nullable=True)
+    _req(topic, p, "t_frame", _NUM, "the frame time in seconds")
+
+
+def _check_pose(topic: str, p: dict) -> None:
+    _req(topic, p, "t_frame", _NUM, "the frame time in seconds")
+    space = _req(topic, p, "space", (str,), f"one of {POSE_SPACES}")
+    if space not in POSE_SPACES:
+        _fail(topic, "space", f"one of {POSE_SPACES}", space)
+    size = _req(topic, p, "image_size", (list,), "[width, height] or null", nullable=True)
+    if size is not None and (len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                                        for v in size)):
+        _fail(topic, "image_size", "[width, height] positive integers or null", size)
+    tracks = _req(topic, p, "tracks", (list,), "a list of {track_id, xy, visibility}")
+    for i, t in enumerate(tracks):
+        where = f"tracks[{i}]"
+        if not isinstance(t, dict):
+            _fail(topic, where, "an object", t)
+        if not isinstance(t.get("track_id"), int) or isinstance(t.get("track_id"), bool):
+            _fail(topic, f"{where}.track_id", "an integer", t.get("track_id"))
+        xy, vis = t.get("xy"), t.get("visibility")
+        if not isinstance(xy, list) or len(xy) != NUM_JOINTS:
+            _fail(topic, f"{where}.xy", f"a list of {NUM_JOINTS} [x, y] points (null when missing)", xy)
+        for j, pt in enumerate(xy):
+            if pt is not None and not (isinstance(pt, list) and len(pt) == 2 and all(
+                    isinstance(v, _NUM) and not isinstance(v, bool) and math.isfinite(v) for v in pt)):
+                _fail(topic, f"{where}.xy[{j}]", "[x, y] finite numbers or null", pt)
+        if not isinstance(vis, list) or len(vis) != NUM_JOINTS or not all(
+                isinstance(v, _NUM) and not isinstance(v, bool) and 0.0 <= v <= 1.0 for v in vis):
+            _fail(topic, f"{where}.visibility", f"a list of {NUM_JOINTS} numbers in [0, 1]", vis)

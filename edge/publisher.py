@@ -24,6 +24,7 @@ CURVE server: traffic is encrypted and only clients that know the server's publi
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import threading
 import time
@@ -228,6 +229,36 @@ class Publisher:
             protocol.validate_payload(topic, p)
             return self._send(topic, p)
 
+    def publish_enroll(
+        self, *, job: str, phase: str, label: str, t_frame: float, seconds_left: float | None = None,
+        message: str = "", track_id: int | None = None,
+    ) -> bool:
+        """Publish enrollment progress on the event topic (``event: "enroll"``, ``phase`` in
+        :data:`edge.protocol.ENROLL_PHASES`)."""
+        with self._lock:
+            topic, p = self._base("event")
+            p.update(event="enroll", job=job, phase=phase, label=label, seconds_left=_num(seconds_left),
+                     message=message, track_id=track_id, t_frame=float(t_frame))
+            protocol.validate_payload(topic, p)
+            return self._send(topic, p)
+
+    def publish_pose(
+        self, *, t_frame: float, tracks: Iterable[tuple[int, Any, Any]], space: str,
+        image_size: tuple[int, int] | None = None,
+    ) -> bool:
+        """Publish the current skeletons on ``crossglg.v1.pose.<source>`` (the caller throttles).
+
+        ``tracks``: ``(track_id, xy (25, 2), visibility (25,))``; ``xy`` is image-normalised
+        ``[0, 1]`` (``space="image"``) or camera-frame metres (``space="camera"``); NaN -> null.
+        """
+        with self._lock:
+            topic, p = self._base("pose")
+            p.update(t_frame=float(t_frame), space=space,
+                     image_size=None if image_size is None else [int(image_size[0]), int(image_size[1])],
+                     tracks=[_pose_track(tid, xy, vis) for tid, xy, vis in tracks])
+            protocol.validate_payload(topic, p)
+            return self._send(topic, p)
+
     def set_status(self, **fields: Any) -> None:
         """Extra JSON-serialisable fields for the heartbeat's ``status`` object (e.g. ``fps=29.7``)."""
         with self._lock:
@@ -306,3 +337,11 @@ class Publisher:
 
 def _num(x: float | None) -> float | None:
     return None if x is None else float(x)
+
+
+def _pose_track(track_id: int, xy: Any, vis: Any) -> dict[str, Any]:
+    """One track of a pose message: 4-decimal points (null where not finite), visibility in [0, 1]."""
+    points = [[round(float(x), 4), round(float(y), 4)] if math.isfinite(x) and math.isfinite(y) else None
+              for x, y in xy]
+    v = [min(1.0, max(0.0, round(float(a), 3))) if math.isfinite(a) else 0.0 for a in vis]
+    return {"track_id": int(track_id), "xy": points, "visibility": v}

@@ -1,0 +1,79 @@
+"""`crossglg-edge actions list|remove|rename`: manage the enrolled actions of a support store.
+
+Works on the store files directly (no model needed). A running runtime keeps its own view until
+restarted; to change a live runtime use its control channel (the UI does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..runtime import default_store_dir
+from ..store import SupportStore
+from ..store_manifest import MANIFEST
+
+NAME = "actions"
+HELP = "List, remove or rename enrolled actions in a support store."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action_command", metavar="list|remove|rename", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--store", default=None, metavar="DIR", help=f"support store (default {default_store_dir()})")
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    sub.add_parser("list", parents=[common], help="list enrolled actions")
+    p = sub.add_parser("remove", parents=[common], help="remove an action (by label or slug)")
+    p.add_argument("label")
+    p = sub.add_parser("rename", parents=[common], help="give an action a new label")
+    p.add_argument("label")
+    p.add_argument("new_label")
+
+
+def _open(args: argparse.Namespace) -> SupportStore | None:
+    root = Path(args.store) if args.store else default_store_dir()
+    if not (root / MANIFEST).exists():
+        if args.action_command == "list":
+            return None  # nothing enrolled yet is not an error
+        raise FileNotFoundError(f"no support store at {root} (enroll an action first)")
+    return SupportStore.open(root)
+
+
+def _find(store: SupportStore, label: str) -> str:
+    for a in store.actions:
+        if label in (a.label, a.slug):
+            return a.slug
+    known = ", ".join(repr(a.label) for a in store.actions) or "none"
+    raise ValueError(f"no action {label!r} in {store.root} (enrolled: {known})")
+
+
+def run(args: argparse.Namespace) -> int:
+    store = _open(args)
+    if args.action_command == "list":
+        rows = [] if store is None else [
+            {"label": a.label, "slug": a.slug, "exemplars": len(a.exemplars), "created": a.created, "source": a.source}
+            for a in store.actions
+        ]
+        if args.json:
+            print(json.dumps({"store": str(args.store or default_store_dir()), "actions": rows}, ensure_ascii=False))
+        elif not rows:
+            print("no actions enrolled", file=sys.stderr)
+        else:
+            for r in rows:
+                print(f"{r['label']}\t{r['slug']}\t{r['exemplars']} exemplar(s)\t{r['created']}\t{r['source']}")
+        return 0
+    if store is None:  # unreachable: _open raised
+        return 2
+    slug = _find(store, args.label)
+    if args.action_command == "remove":
+        store.remove_action(slug)
+        result = {"removed": slug}
+    else:
+        if any(a.label == args.new_label.strip() and a.slug != slug for a in store.actions):
+            raise ValueError(f"another action is already called {args.new_label!r}")
+        store.rename_action(slug, args.new_label)
+        result = {"renamed": slug, "label": args.new_label.strip()}
+    print(json.dumps(result, ensure_ascii=False) if args.json else " ".join(f"{k}: {v}" for k, v in result.items()))
+    return 0

@@ -1,0 +1,144 @@
+"""`crossglg-edge run`: the runtime. Source -> pose -> windows -> model -> matcher -> ZeroMQ labels.
+
+Headless (``--headless``) it runs until the source ends, ``--max-seconds`` pass, Ctrl-C/SIGTERM,
+or an error (exit 1 with a one-line message, e.g. a camera that stops delivering). Otherwise the
+Textual UI runs in the foreground, subscribed to the publisher and using the control channel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import signal
+import sys
+import threading
+from contextlib import ExitStack
+
+from ..control import DEFAULT_CONTROL_ENDPOINT, ControlConfig, ControlServer
+from ..matcher import MatcherConfig
+from ..pipeline import Pipeline, PipelineConfig, RunResult
+from ..publisher import DEFAULT_ENDPOINT, Publisher, PublisherConfig
+from ..runtime import default_store_dir, open_model, open_support_store
+from ..source_args import add_source_arguments, source_from_args
+from ..window import WindowConfig
+
+NAME = "run"
+HELP = "Recognise enrolled actions live from a camera, video or skeleton stream and publish labels."
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--model / --store / --threads, shared with `enroll`."""
+    parser.add_argument("--model", required=True, metavar="MODEL.onnx", help="exported encoder (.onnx; .engine/.plan)")
+    parser.add_argument("--store", default=None, metavar="DIR",
+                        help=f"support store directory (default {default_store_dir()})")  # fmt: skip
+    parser.add_argument("--threads", type=int, default=1, help="inference threads (default 1: leaves a core for pose)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_source_arguments(parser)
+    add_model_arguments(parser)
+    g = parser.add_argument_group("runtime")
+    g.add_argument("--headless", action="store_true", help="no terminal UI")
+    g.add_argument("--max-seconds", type=float, default=None, metavar="S", help="stop after S seconds (scripts, tests)")
+    g.add_argument("--pub", default=DEFAULT_ENDPOINT, metavar="ENDPOINT", help=f"label publisher (default {DEFAULT_ENDPOINT})")
+    g.add_argument("--control", default=DEFAULT_CONTROL_ENDPOINT, metavar="ENDPOINT",
+                   help=f"control channel for the UI / scripts (default {DEFAULT_CONTROL_ENDPOINT}; 'off' disables)")  # fmt: skip
+    g.add_argument("--name", default=None, help="source name used in topics (default: from the source)")
+    g.add_argument("--threshold", type=float, default=MatcherConfig.threshold, help="open-set: minimum cosine")
+    g.add_argument("--margin", type=float, default=MatcherConfig.margin, help="open-set: minimum top-1 minus top-2")
+    g.add_argument("--window", type=int, default=WindowConfig.frames, metavar="FRAMES", help="window length at 30 fps")
+    g.add_argument("--stride", type=int, default=WindowConfig.stride, metavar="FRAMES", help="frames between decisions")
+    pace = g.add_mutually_exclusive_group()
+    pace.add_argument("--realtime", action="store_true", help="replay files at their frame rate (default with the UI)")
+    pace.add_argument("--fast", action="store_true", help="replay files as fast as possible (default when headless)")
+    g.add_argument("--server-key", default=None, metavar="FILE",
+                   help="CURVE secret key (.key_secret) for the publisher and control channel")  # fmt: skip
+    g.add_argument("--insecure", action="store_true", help="allow non-loopback endpoints without CURVE")
+
+
+def source_name(args: argparse.Namespace, default: str) -> str:
+    name = args.name or default
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:64]
+    return safe or "default"
+
+
+def build_pipeline(args: argparse.Namespace, stack: ExitStack) -> tuple[Pipeline, ControlServer | None]:
+    """Model, store, source, publisher, control server: everything `run` needs, opened in ``stack``."""
+    engine = stack.enter_context(open_model(args.model, threads=args.threads))
+    store = open_support_store(args.store or default_store_dir(), engine)
+    source = source_from_args(args)
+    live = args.camera is not None or args.kinect_azure is not None
+    realtime = live or args.realtime or (not args.headless and not args.fast)
+    cfg = PipelineConfig(
+        lossless=not realtime, realtime=realtime and not live, max_seconds=args.max_seconds,
+        window=WindowConfig(frames=args.window, stride=args.stride),
+        matcher=MatcherConfig(threshold=args.threshold, margin=args.margin),
+    )
+    pub_cfg = PublisherConfig(endpoint=args.pub, source=source_name(args, source.name), model_id=engine.meta.model_id,
+                              backend=engine.backend, curve_secret_key=args.server_key, insecure=args.insecure)  # fmt: skip
+    publisher = stack.enter_context(_bind(Publisher, pub_cfg))
+    pipeline = Pipeline(source, engine, store, publisher, cfg)
+    control = None
+    if args.control != "off":
+        ccfg = ControlConfig(endpoint=args.control, curve_secret_key=args.server_key, insecure=args.insecure)
+        control = stack.enter_context(ControlServer(pipeline, ccfg))
+    return pipeline, control
+
+
+def _bind(cls, cfg):
+    import zmq
+
+    try:
+        return cls(cfg)
+    except zmq.ZMQError as exc:
+        raise ValueError(f"cannot bind {cfg.endpoint}: {exc} (another runtime running? use --pub)") from None
+
+
+def _run_headless(pipeline: Pipeline) -> RunResult:
+    def on_signal(signum, _frame) -> None:
+        pipeline.stop("stopped")
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    return pipeline.run()
+
+
+def _run_with_ui(args: argparse.Namespace, pipeline: Pipeline, control: ControlServer | None) -> RunResult | None:
+    """Run the Textual UI in the foreground; None when this build has no UI (caller runs headless)."""
+    try:
+        from ..ui.app import run_ui  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    pipeline.start()
+    try:
+        run_ui(pub=pipeline.publisher.endpoint, control=None if control is None else control.endpoint,
+               source=pipeline.publisher.config.source, server_key=args.server_key)  # fmt: skip
+    finally:
+        pipeline.stop("stopped")
+    return pipeline.wait()
+
+
+def run(args: argparse.Namespace) -> int:
+    with ExitStack() as stack:
+        pipeline, control = build_pipeline(args, stack)
+        if control is not None:
+            control.start()
+        where = f"labels on {pipeline.publisher.endpoint}" + (f", control on {control.endpoint}" if control else "")
+        n = len(pipeline.store.actions)
+        print(f"crossglg-edge run: {pipeline.source.name} -> {pipeline.engine.meta.model_id} "
+              f"({pipeline.engine.backend}), {n} action(s) enrolled; {where}", file=sys.stderr)  # fmt: skip
+        result = None
+        if not args.headless:
+            result = _run_with_ui(args, pipeline, control)
+            if result is None:
+                print("crossglg-edge run: the terminal UI is not available in this build; running headless "
+                      "(watch with `crossglg-edge listen`)", file=sys.stderr)  # fmt: skip
+        if result is None:
+            result = _run_headless(pipeline)
+        s = result.stats
+        print(f"crossglg-edge run: {result.reason}: {s['frames_in']} frames, {s['windows']} windows, "
+              f"{s['labels']} labels, {s['events']} events, {s['dropped']} dropped", file=sys.stderr)  # fmt: skip
+        if result.error:
+            print(f"crossglg-edge run: error: {result.error}", file=sys.stderr)
+        return result.exit_code

@@ -1,0 +1,182 @@
+"""Recording one demonstration of a new action from a live frame stream, and storing it.
+
+:class:`EnrollRecorder` is fed every :class:`~edge.frames.SkeletonFrame` of a source (camera,
+video or skeleton replay) and runs on the source clock (frame timestamps), so a paced camera and
+a file replayed as fast as possible behave alike::
+
+    rec = EnrollRecorder("wave", countdown_s=3, max_seconds=4)
+    for frame in source:
+        for progress in rec.feed(frame):       # phase changes and countdown ticks
+            show(progress)
+        if rec.finished:
+            break
+    clip, fps = rec.result()                   # (T, 1, 25, 3) on a 30 fps grid, trimmed to motion
+
+Phases: ``countdown`` -> ``recording`` -> ``processing`` (then the caller embeds and stores it:
+:func:`store_demonstration`) -> ``done`` / ``failed``. The recorded person is the *main track*:
+the person in view with the most visible joints when recording starts; if that track is lost,
+the best visible person takes over.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from crossglg.preprocess import PreprocessConfig
+
+from .engines import EngineBase
+from .frames import NUM_JOINTS, PersonPose, SkeletonFrame
+from .runtime import embed_clip
+from .store import SupportStore
+from .window import trim_to_motion
+
+PHASES = ("countdown", "recording", "processing", "done", "failed")
+GRID_FPS = 30.0  # the windower's grid rate: exemplars live on the same clock as live windows
+MIN_FRAMES = 8
+
+
+@dataclass(frozen=True)
+class EnrollProgress:
+    """A progress report: ``phase`` in :data:`PHASES`, seconds left in it (countdown/recording)."""
+
+    label: str
+    phase: str
+    seconds_left: float | None = None
+    message: str = ""
+    track_id: int | None = None
+
+
+def main_person(people: tuple[PersonPose, ...], prefer: int | None = None) -> PersonPose | None:
+    """``prefer`` if present, else the person with the most visible joints (ties: lowest id)."""
+    if not people:
+        return None
+    for p in people:
+        if p.track_id == prefer:
+            return p
+    return max(people, key=lambda p: (float(np.sum(p.visibility)), -p.track_id))
+
+
+def resample_clip(joints: np.ndarray, stamps: np.ndarray, fps: float = GRID_FPS) -> np.ndarray:
+    """Irregularly timed joints ``(N, 25, 3)`` at ``stamps`` ``(N,)`` -> ``(T, 1, 25, 3)`` on a grid.
+
+    Linear interpolation per coordinate over the finite samples; a joint never seen stays NaN.
+    """
+    stamps = np.asarray(stamps, dtype=np.float64)
+    if len(stamps) < 2 or not np.all(np.diff(stamps) > 0):
+        raise ValueError("enrollment: need >= 2 frames with increasing timestamps")
+    grid = stamps[0] + np.arange(int(math.floor((stamps[-1] - stamps[0]) * fps + 1e-6)) + 1) / fps
+    flat = joints.reshape(len(stamps), -1).astype(np.float64)
+    out = np.full((len(grid), flat.shape[1]), np.nan)
+    for k in range(flat.shape[1]):
+        ok = np.isfinite(flat[:, k])
+        if ok.sum() >= 2:
+            out[:, k] = np.interp(grid, stamps[ok], flat[ok, k])
+        elif ok.any():
+            out[:, k] = flat[ok, k][0]
+    return out.reshape(len(grid), 1, NUM_JOINTS, 3).astype(np.float32)
+
+
+class EnrollRecorder:
+    """Countdown, then record the main track for ``max_seconds`` (source clock). Not thread-safe:
+    feed it from one thread; read :attr:`finished` / :meth:`result` from that thread too."""
+
+    def __init__(self, label: str, countdown_s: float = 3.0, max_seconds: float = 4.0, whole_source: bool = False):
+        if not isinstance(label, str) or not label.strip():
+            raise ValueError("enroll: the label must be non-empty text")
+        if not 0 <= countdown_s <= 60:
+            raise ValueError(f"enroll: countdown_s must be in [0, 60], got {countdown_s}")
+        if not 0.5 <= max_seconds <= 60:
+            raise ValueError(f"enroll: max_seconds must be in [0.5, 60], got {max_seconds}")
+        self.label = label.strip()
+        self.countdown_s = float(countdown_s)
+        self.max_seconds = float(max_seconds)
+        self.whole_source = whole_source  # files: record everything, no time limit
+        self.phase = "countdown"
+        self._t_start: float | None = None
+        self._t_rec: float | None = None
+        self._last_tick: int | None = None
+        self._track: int | None = None
+        self._joints: list[np.ndarray] = []
+        self._stamps: list[float] = []
+
+    @property
+    def finished(self) -> bool:
+        """Recording is over (the clip is ready for :meth:`result`)."""
+        return self.phase not in ("countdown", "recording")
+
+    @property
+    def track_id(self) -> int | None:
+        return self._track
+
+    def feed(self, frame: SkeletonFrame) -> list[EnrollProgress]:
+        """Consume one frame; returns progress reports due at this frame (possibly none)."""
+        t = float(frame.timestamp_s)
+        out: list[EnrollProgress] = []
+        if self._t_start is None:
+            self._t_start = t
+        if self.phase == "countdown":
+            left = self.countdown_s - (t - self._t_start)
+            if left > 0:
+                tick = math.ceil(left)
+                if tick != self._last_tick:  # one report per whole second
+                    self._last_tick = tick
+                    out.append(EnrollProgress(self.label, "countdown", float(tick)))
+                return out
+            self.phase = "recording"
+            self._t_rec = t
+            self._last_tick = None if self.whole_source else math.ceil(self.max_seconds)
+            out.append(EnrollProgress(self.label, "recording", None if self.whole_source else self.max_seconds))
+        if self.phase == "recording":
+            elapsed = t - self._t_rec  # type: ignore[operator]
+            if not self.whole_source and elapsed > self.max_seconds:
+                self.phase = "processing"
+                out.append(EnrollProgress(self.label, "processing", 0.0, track_id=self._track))
+                return out
+            person = main_person(frame.people, self._track)
+            if person is not None:
+                self._track = person.track_id
+                self._joints.append(np.where(person.visibility[:, None] > 0, person.joints, np.nan))
+                self._stamps.append(t)
+            if not self.whole_source:
+                tick = math.ceil(max(0.0, self.max_seconds - elapsed))
+                if tick != self._last_tick:
+                    self._last_tick = tick
+                    out.append(EnrollProgress(self.label, "recording", float(tick), track_id=self._track))
+        return out
+
+    def stop(self) -> list[EnrollProgress]:
+        """End the recording now (source ended or the caller gives up)."""
+        if self.phase in ("countdown", "recording"):
+            self.phase = "processing"
+            return [EnrollProgress(self.label, "processing", 0.0, track_id=self._track)]
+        return []
+
+    def result(self) -> tuple[np.ndarray, float, tuple[int, int]]:
+        """``(clip (T, 1, 25, 3) on the 30 fps grid trimmed to motion, fps, (start, stop) of the trim)``.
+
+        Raises ValueError with a reason a user understands (nobody seen, too short, no motion).
+        """
+        if len(self._stamps) < MIN_FRAMES:
+            raise ValueError(f"enroll {self.label!r}: nobody was recorded ({len(self._stamps)} frames with a person)")
+        clip = resample_clip(np.stack(self._joints), np.array(self._stamps), GRID_FPS)
+        trimmed, span = trim_to_motion(clip, GRID_FPS)
+        if trimmed.shape[0] < MIN_FRAMES:
+            raise ValueError(f"enroll {self.label!r}: the movement is too short ({trimmed.shape[0]} frames)")
+        return trimmed, GRID_FPS, span
+
+
+def store_demonstration(
+    store: SupportStore, engine: EngineBase, cfg: PreprocessConfig, label: str, clip: np.ndarray,
+    fps: float, source: str,
+) -> tuple[str, bool]:
+    """Embed a trimmed clip and store it: a new action, or one more exemplar of an action with the
+    same label. Returns ``(slug, created)``."""
+    emb = embed_clip(engine, cfg, clip)
+    for a in store.actions:
+        if a.label == label.strip():
+            store.add_exemplar(a.slug, clip, emb, fps=fps, source=source)
+            return a.slug, False
+    return store.add_action(label, clip, emb, fps=fps, source=source), True

@@ -1,0 +1,159 @@
+"""The inference half of the pipeline, single-threaded: windows -> preprocess -> embed -> match -> publish.
+
+:class:`Recognizer` takes frames that already carry people (from a source) and, per track:
+pushes them into the :class:`~edge.window.Windower`; classifies ready windows in one batched
+``engine.embed`` call ``(N, 3, T, 25, M)`` -> ``(N, D)``; matches them against the support set
+(:class:`~edge.matcher.Matcher`, open-set rejection); smooths per track
+(:class:`~edge.smoothing.Smoother`); and publishes one ``label`` per window (classified or gated)
+and an ``event`` per smoothed state change. :mod:`edge.pipeline` runs it on its own thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from crossglg.preprocess import PreprocessConfig
+
+from .engines import EngineBase
+from .frames import SkeletonFrame
+from .matcher import Matcher, MatcherConfig, MatchResult, SupportSet
+from .publisher import Publisher
+from .smoothing import Smoother, SmoothingConfig, StateEvent, TrackState
+from .window import WindowConfig, Windower, WindowOutput
+
+EMPTY_SUPPORT = SupportSet((), (), ())
+
+
+@dataclass(frozen=True)
+class TimedFrame:
+    """A frame as it entered the pipeline: ``t_in`` (monotonic s) when the source handed it over,
+    ``pose_ms`` what producing it cost the source (decode + pose; 0 for skeleton replay)."""
+
+    frame: SkeletonFrame
+    t_in: float
+    pose_ms: float = 0.0
+
+
+@dataclass
+class RecognizerStats:
+    frames: int = 0
+    windows: int = 0  # window outputs (classified + gated)
+    embedded: int = 0  # windows that went through the model
+    skipped: int = 0  # stale windows superseded by a newer one of the same track (live mode)
+    labels: int = 0
+    events: int = 0
+    last_latency_ms: dict[str, float] = field(default_factory=dict)
+
+
+class Recognizer:
+    """Windows, model, matcher, smoother and publisher for one source (use from one thread)."""
+
+    def __init__(
+        self,
+        engine: EngineBase,
+        preprocess: PreprocessConfig,
+        publisher: Publisher,
+        support: SupportSet = EMPTY_SUPPORT,
+        window: WindowConfig | None = None,
+        matcher: MatcherConfig | None = None,
+        smoothing: SmoothingConfig | None = None,
+        batch_max: int = 16,
+    ) -> None:
+        self.engine = engine
+        self.preprocess = preprocess
+        self.publisher = publisher
+        self.windower = Windower(window or WindowConfig())
+        self.matcher_config = matcher or MatcherConfig()
+        self.smoothing_config = smoothing or SmoothingConfig()
+        self.batch_max = max(1, batch_max)
+        self.stats = RecognizerStats()
+        self.set_support(support)
+
+    def set_support(self, support: SupportSet) -> None:
+        """Swap the enrolled actions (after enroll/remove/rename). Smoothing restarts from scratch."""
+        self.matcher = Matcher(support, self.matcher_config)
+        self.smoother = Smoother(self.matcher, self.smoothing_config)
+
+    def snapshot(self) -> list[TrackState]:
+        return self.smoother.snapshot()
+
+    def process(self, items: Sequence[TimedFrame], keep_all: bool = True) -> None:
+        """Push frames (time order) and handle every window they complete.
+
+        ``keep_all=False`` (live sources): when a backlog gives one track several windows, only
+        the newest is classified; older ones are stale and counted in ``stats.skipped``.
+        """
+        due: list[tuple[WindowOutput, TimedFrame]] = []
+        for item in items:
+            self.stats.frames += 1
+            res = self.windower.push(item.frame)
+            for tid in res.lost_tracks:
+                self._emit(self.smoother.drop(tid, item.frame.timestamp_s))
+                self.publisher.forget_track(tid)
+            due.extend((out, item) for out in res.outputs)
+        if not keep_all and len(due) > 1:
+            newest = {out.track_id: i for i, (out, _) in enumerate(due)}
+            kept = [d for i, d in enumerate(due) if newest[d[0].track_id] == i]
+            self.stats.skipped += len(due) - len(kept)
+            due = kept
+        self.stats.windows += len(due)
+        for start in range(0, len(due), self.batch_max):
+            self._handle(due[start : start + self.batch_max])
+
+    def _handle(self, due: list[tuple[WindowOutput, TimedFrame]]) -> None:
+        t0 = time.monotonic()
+        ready = [i for i, (out, _) in enumerate(due) if out.ready and len(self.matcher.support)]
+        results: dict[int, MatchResult] = {}
+        timing: dict[str, float] = {}
+        if ready:
+            batch = np.stack([due[i][0].model_input(self.preprocess) for i in ready]).astype(np.float32)
+            t1 = time.monotonic()
+            emb = self.engine.embed(batch)  # (N, D)
+            t2 = time.monotonic()
+            rank, cos = self.matcher.scores(emb)
+            for row, i in enumerate(ready):
+                results[i] = self.matcher.result(rank[row], cos[row])
+            t3 = time.monotonic()
+            self.stats.embedded += len(ready)
+            timing = {"preprocess": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3, "match": (t3 - t2) * 1e3}
+        for i, (out, item) in enumerate(due):
+            res = results.get(i)
+            if res is not None:
+                state, event = self.smoother.update(out.track_id, out.t_frame, result=res)
+            elif out.ready:  # nothing enrolled: the matcher says so (state unknown, no_support)
+                res = self.matcher.match(np.zeros(1, np.float32))
+                state, event = self.smoother.update(out.track_id, out.t_frame, result=res)
+            else:
+                state, event = self.smoother.update(out.track_id, out.t_frame, gate=out.reason)
+            self._publish_label(out, item, state, res, timing if i in results else {})
+            self._emit(event)
+
+    def _publish_label(self, out: WindowOutput, item: TimedFrame, state: TrackState, res: MatchResult | None,
+                       timing: dict[str, float]) -> None:  # fmt: skip
+        reason = state.reason if state.state != "action" else None
+        if state.state in ("none", "no_person") and reason is None:
+            reason = out.reason
+        lat = {"pose": item.pose_ms, **timing}
+        lat["total"] = item.pose_ms + (time.monotonic() - item.t_in) * 1e3
+        self.stats.last_latency_ms = lat
+        self.publisher.publish_label(
+            track_id=out.track_id, state=state.state, label=state.label, score=state.score,
+            margin=None if res is None else res.margin, topk=[] if res is None else res.topk,
+            t_frame=out.t_frame, latency_ms=lat, reason=reason,
+            extra={"motion": round(out.motion, 4), "cosine": None if res is None or res.index < 0 else round(res.cosine, 4)},
+        )
+        self.stats.labels += 1
+
+    def _emit(self, event: StateEvent | None) -> None:
+        if event is None:
+            return
+        cur, prev = event.current, event.previous
+        self.publisher.publish_event(
+            track_id=event.track_id, event=event.event, state=cur.state, label=cur.label, score=cur.score,
+            t_frame=cur.t_frame, previous=(prev.state, prev.label),
+        )
+        self.stats.events += 1

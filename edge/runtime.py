@@ -1,0 +1,111 @@
+"""What `run`, `enroll` and `actions` share: the model, its preprocessing, and the support store.
+
+    engine = open_model("model.onnx")                  # friendly errors, never a traceback
+    pp = preprocess_config_for(engine.meta)            # the PreprocessConfig the model was trained with
+    store = open_support_store(store_dir, engine)      # created on first use, fingerprint-checked
+    emb = embed_clip(engine, pp, clip)                 # raw clip (T, M, 25, 3) -> (D,)
+
+The default store directory is per user: ``$XDG_DATA_HOME/crossglg/support`` or
+``~/.local/share/crossglg/support``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+
+from crossglg.preprocess import PREPROCESS_VERSION, PreprocessConfig, preprocess
+
+from .engines import EngineBase, EngineUnavailableError, ModelMeta, load_engine
+from .errors import EdgeError
+from .store import SupportStore
+
+
+class ModelError(EdgeError):
+    """The model file is missing, unreadable, or inconsistent with its own metadata."""
+
+
+def default_store_dir() -> Path:
+    """``$XDG_DATA_HOME/crossglg/support``, else ``~/.local/share/crossglg/support``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "crossglg" / "support"
+
+
+def open_model(path: str | os.PathLike[str], threads: int = 0) -> EngineBase:
+    """Load an engine by suffix; every failure becomes a :class:`ModelError` naming the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ModelError(f"model file not found: {p} (export one with `crossglg-train export`)")
+    try:
+        opts = {"threads": threads} if p.suffix.lower() == ".onnx" else {}
+        return load_engine(p, **opts)
+    except (ValueError, FileNotFoundError, EngineUnavailableError) as exc:
+        raise ModelError(str(exc)) from None
+
+
+def parse_preprocess_id(text: str) -> PreprocessConfig:
+    """Inverse of :attr:`PreprocessConfig.id` (``crossglg-pp/1;frames=64;...``); ValueError if foreign."""
+    version, _, rest = text.partition(";")
+    if version != PREPROCESS_VERSION:
+        raise ValueError(f"preprocessing id {text!r}: version {version!r} is not {PREPROCESS_VERSION!r}")
+    types = {f.name: f.type for f in fields(PreprocessConfig)}
+    kwargs: dict[str, object] = {}
+    for item in filter(None, rest.split(";")):
+        key, eq, value = item.partition("=")
+        if not eq or key not in types:
+            raise ValueError(f"preprocessing id {text!r}: unknown field {key!r}")
+        kind = str(types[key])
+        if kind in ("int", "<class 'int'>"):
+            kwargs[key] = int(value)
+        elif kind in ("bool", "<class 'bool'>"):
+            if value not in ("True", "False"):
+                raise ValueError(f"preprocessing id {text!r}: field {key!r} must be True/False, got {value!r}")
+            kwargs[key] = value == "True"
+        else:
+            kwargs[key] = value
+    cfg = PreprocessConfig(**kwargs)  # type: ignore[arg-type]
+    if cfg.id != text:
+        raise ValueError(f"preprocessing id {text!r} does not round-trip (parsed as {cfg.id!r})")
+    return cfg
+
+
+def preprocess_config_for(meta: ModelMeta) -> PreprocessConfig:
+    """The model's preprocessing: from its ``preprocess_id`` (or the defaults at its T when absent)."""
+    if not meta.preprocess_id:
+        return PreprocessConfig(frames=meta.frames, max_bodies=meta.bodies)
+    try:
+        cfg = parse_preprocess_id(meta.preprocess_id)
+    except ValueError as exc:
+        raise ModelError(f"model {meta.model_id or '?'}: {exc}") from None
+    if (cfg.frames, cfg.max_bodies) != (meta.frames, meta.bodies):
+        raise ModelError(f"model {meta.model_id or '?'}: preprocessing says T={cfg.frames}, M={cfg.max_bodies} "
+                         f"but the model takes T={meta.frames}, M={meta.bodies}")
+    return cfg
+
+
+def store_keys(engine: EngineBase) -> tuple[str, str]:
+    """``(model fingerprint, preprocessing id)`` a support store is keyed on."""
+    return engine.meta.fingerprint, preprocess_config_for(engine.meta).id
+
+
+def open_support_store(root: str | os.PathLike[str], engine: EngineBase, create: bool = True) -> SupportStore:
+    """Open (or create) the store at ``root`` for this model; a store of another model raises
+    :class:`edge.store.StoreMismatchError` (a ValueError saying how to re-embed)."""
+    fingerprint, pp_id = store_keys(engine)
+    if create:
+        return SupportStore.open_or_create(root, fingerprint, pp_id)
+    return SupportStore.open(root, fingerprint, pp_id)
+
+
+def embed_clips(engine: EngineBase, cfg: PreprocessConfig, clips: list[np.ndarray]) -> np.ndarray:
+    """Raw clips, each ``(T_i, M, 25, 3)`` -> embeddings ``(N, D)`` (one batched engine call)."""
+    batch = np.stack([preprocess(c, cfg) for c in clips]).astype(np.float32)  # (N, 3, T, 25, M)
+    return engine.embed(batch)
+
+
+def embed_clip(engine: EngineBase, cfg: PreprocessConfig, clip: np.ndarray) -> np.ndarray:
+    """One raw clip ``(T, M, 25, 3)`` -> embedding ``(D,)``."""
+    return embed_clips(engine, cfg, [clip])[0]
