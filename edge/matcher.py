@@ -111,6 +111,8 @@ class Matcher:
         q = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
         if q.shape[1] != self.support.dim:
             raise ValueError(f"matcher: embedding dimension {q.shape[1]} != support dimension {self.support.dim}")
+        if not np.isfinite(q).all():
+            raise ValueError("matcher: embedding contains NaN/inf (the model produced invalid output)")
         _, cos = cosine_scores(q, self._emb, self._owner)
         rank = self.dc.predict_proba(q) if self.dc is not None else cos
         return rank.astype(np.float64), cos.astype(np.float64)

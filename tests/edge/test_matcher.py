@@ -49,6 +49,8 @@ def test_single_action_and_empty_support() -> None:
     assert (empty.state, empty.reason) == ("unknown", "no_support")
     with pytest.raises(ValueError, match="dimension"):
         Matcher(sup).match(np.ones(D + 1))
+    with pytest.raises(ValueError, match="NaN"):
+        Matcher(sup).match(np.full(D, np.nan))
 
 
 def test_smoothing_hysteresis_and_events() -> None:
