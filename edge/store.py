@@ -9,7 +9,7 @@ Layout::
 
 Rules: every file is written to a temp file, fsynced and renamed (``os.replace``); the manifest is
 written last and is the commit point (files it does not reference are leftovers of an interrupted
-write and are ignored/cleaned up). ``np.load(allow_pickle=False)`` only. Labels are free text kept
+write: they are ignored, and removed after the next successful write). ``np.load(allow_pickle=False)`` only. Labels are free text kept
 in the manifest; file names use a slug (ASCII ``[a-z0-9-]``, unique). Raw clips are kept so a new
 model can re-embed them: opening a store made with another model fingerprint (or preprocessing)
 raises :class:`StoreMismatchError` unless ``allow_mismatch=True``, after which :meth:`SupportStore.reembed`
@@ -341,6 +341,18 @@ class SupportStore:
         self._m, self._emb = m, emb
         if old_emb_file and old_emb_file != m["embeddings_file"]:
             (self.root / old_emb_file).unlink(missing_ok=True)
+        self._tidy()
+
+    def _tidy(self) -> None:
+        """Remove what the committed manifest does not reference (leftovers of interrupted writes)."""
+        keep = {e.file for a in self.actions for e in a.exemplars}
+        if self._m.get("embeddings_file"):
+            keep.add(self._m["embeddings_file"])
+        leftovers = [*self.root.glob("embeddings.*.npz"), *(self.root / "exemplars").glob("*.npz"),
+                     *self.root.glob(".*.tmp"), *(self.root / "exemplars").glob(".*.tmp")]
+        for p in leftovers:
+            if p.relative_to(self.root).as_posix() not in keep:
+                p.unlink(missing_ok=True)
 
     def __repr__(self) -> str:
         return f"SupportStore({str(self.root)!r}, actions={len(self._m['actions'])})"

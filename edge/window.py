@@ -45,6 +45,8 @@ class WindowConfig:
         idle_threshold_m: the motion energy (90th percentile over joints of each joint's temporal
             standard deviation, metres) below which the person counts as idle.
         idle_span_s: the motion energy is measured over the window's last ``idle_span_s`` seconds.
+        idle_exit_factor: hysteresis: an idle track becomes active again only above
+            ``idle_threshold_m * idle_exit_factor`` (jitter around the threshold does not flicker).
     """
 
     fps: float = 30.0
@@ -56,6 +58,7 @@ class WindowConfig:
     max_low_visibility: float = 0.3
     idle_threshold_m: float = 0.02
     idle_span_s: float = 1.0
+    idle_exit_factor: float = 1.5
 
     def __post_init__(self) -> None:
         checks = [
@@ -63,6 +66,7 @@ class WindowConfig:
             ("max_gap_s", self.max_gap_s > 0), ("track_timeout_s", self.track_timeout_s > 0),
             ("min_visibility", 0 <= self.min_visibility <= 1), ("max_low_visibility", 0 <= self.max_low_visibility <= 1),
             ("idle_threshold_m", self.idle_threshold_m >= 0), ("idle_span_s", self.idle_span_s > 0),
+            ("idle_exit_factor", self.idle_exit_factor >= 1),
         ]
         for name, ok in checks:
             if not ok:
@@ -119,6 +123,7 @@ class _Track:
         self.head = 0  # next write position
         self.count = 0  # valid samples (<= frames)
         self.since_emit = 0  # grid ticks since the last output
+        self.idle = False  # last gate decision was idle (for hysteresis)
         self.next_tick = 0  # next grid tick index to fill
         self.last_t = -math.inf
         self.last_j: np.ndarray | None = None
@@ -128,6 +133,7 @@ class _Track:
         self.joints[:] = np.nan
         self.vis[:] = 0.0
         self.head = self.count = self.since_emit = 0
+        self.idle = False
         self.last_j = self.last_v = None
 
     def append(self, j: np.ndarray, v: np.ndarray) -> bool:
@@ -265,9 +271,10 @@ class Windower:
         recent = np.where((vis[-span:] >= cfg.min_visibility)[..., None], joints[-span:], np.nan)
         energy = motion_energy(recent)
         reason = None
+        tr.idle = energy < cfg.idle_threshold_m * (cfg.idle_exit_factor if tr.idle else 1.0)
         if low > cfg.max_low_visibility:
             reason = "low_visibility"
-        elif energy < cfg.idle_threshold_m:
+        elif tr.idle:
             reason = "idle"
         return WindowOutput(
             track_id=track_id, t_frame=t_frame, reason=reason, clip=joints[:, None].copy(),

@@ -109,6 +109,12 @@ def test_crash_between_embeddings_and_manifest(tmp_path, monkeypatch) -> None:
     monkeypatch.undo()
     again = SupportStore.open(tmp_path, "fp-A", PP)  # old manifest + its own embeddings file: consistent
     assert [a.label for a in again.actions] == ["first"] and len(again.support().embeddings) == 1
+    assert len(list(tmp_path.glob("embeddings.*.npz"))) == 2  # the interrupted write left one behind
+    assert len(list((tmp_path / "exemplars").glob("*.npz"))) == 2
+    again.rename_action("first", "first!")  # the next successful write removes the leftovers
+    assert len(list(tmp_path.glob("embeddings.*.npz"))) == 1
+    assert [p.name for p in (tmp_path / "exemplars").glob("*.npz")] == ["first.0.npz"]
+    assert SupportStore.open(tmp_path).actions[0].label == "first!"
 
 
 def test_fingerprint_mismatch_and_reembed(tmp_path) -> None:

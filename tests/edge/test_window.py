@@ -110,6 +110,28 @@ def test_gates_no_person_low_visibility_idle() -> None:
     assert full and all(o.reason == "idle" and o.motion < cfg.idle_threshold_m for o in full)
 
 
+def test_idle_gate_has_hysteresis() -> None:
+    cfg = WindowConfig(frames=16, stride=4, idle_threshold_m=0.02, idle_exit_factor=1.5)
+
+    def amp_at(t: float) -> float:  # still, then motion just above the threshold, then clearly above
+        return 0.0 if t < 1.0 else (0.035 if t < 2.5 else 0.1)
+
+    def pose(t: float) -> np.ndarray:
+        j = BASE.copy()
+        j[:, 0] += amp_at(t) * np.sin(2 * np.pi * 2.0 * t)  # std of a sine = amplitude / sqrt(2)
+        return j
+
+    outs = [o for o in run(Windower(cfg), np.arange(120) / FPS, lambda t: [make_person(1, pose(t))]) if o.clip is not None]
+    mid = [o for o in outs if 2.0 <= o.t_frame < 2.5]  # energy ~0.025: above 0.02 but below 0.03
+    late = [o for o in outs if o.t_frame >= 3.6]
+    assert mid and all(0.02 < o.motion < 0.03 and o.reason == "idle" for o in mid)  # stays idle
+    assert late and all(o.ready for o in late)
+    fresh = Windower(cfg)  # the same motion without an idle history is active
+    outs2 = [o for o in run(fresh, np.arange(120) / FPS, lambda t: [make_person(1, pose(t + 1.5))])
+             if o.clip is not None and o.t_frame + 1.5 < 2.5]
+    assert outs2 and all(o.ready for o in outs2)
+
+
 def test_one_hand_waving_is_not_idle() -> None:
     def wave(t: float) -> np.ndarray:
         j = BASE.copy()
