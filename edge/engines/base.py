@@ -181,6 +181,11 @@ class EngineBase:
     def has_logits(self) -> bool:
         return self._has_logits
 
+    @property
+    def joints(self) -> int | None:
+        """V the model takes (None when the graph leaves it dynamic)."""
+        return self._joints
+
     def _prepare(self, x: Any) -> np.ndarray:
         if self._closed:
             raise RuntimeError(f"{self.backend} engine is closed")

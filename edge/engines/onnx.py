@@ -59,11 +59,14 @@ class OnnxEngine(EngineBase):
         path: the ``.onnx`` file (weights embedded; a ``.onnx.data`` beside it also works).
         provider: ``auto`` | ``cpu`` | ``cuda``.
         threads: intra-op threads (0 = ORT's default, i.e. all cores).
+        spin: let idle ORT worker threads spin-wait (ORT's default, lowest latency); False frees the
+            cores between windows for the pose model on small machines.
     """
 
     backend = "onnxruntime"
 
-    def __init__(self, path: str | os.PathLike[str], provider: str = "auto", threads: int = 0) -> None:
+    def __init__(self, path: str | os.PathLike[str], provider: str = "auto", threads: int = 0,
+                 spin: bool = True) -> None:
         import onnxruntime as ort  # module-level would be fine too; kept local so `edge.engines` stays light
 
         self.path = Path(path)
@@ -75,6 +78,8 @@ class OnnxEngine(EngineBase):
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1  # one window graph: parallelism lives inside the ops
+        if not spin:
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = choose_providers(provider, ort.get_available_providers())
         try:
             self._session = ort.InferenceSession(str(self.path), sess_options=opts, providers=providers)

@@ -13,6 +13,7 @@ in fp16 and cost little.
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 from .base import EngineUnavailableError
@@ -104,8 +105,11 @@ def convert_fp16(model: Any) -> Any:
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
     _detach_outputs(copy, onnx.helper)
-    return float16.convert_float_to_float16(copy, keep_io_types=True, op_block_list=block,
-                                            disable_shape_infer=False)
+    with warnings.catch_warnings():
+        # one warning per weight below fp16's range (flushed to +-1e-7): noise for a CLI user
+        warnings.filterwarnings("ignore", message=".*will be truncated to.*", category=UserWarning)
+        return float16.convert_float_to_float16(copy, keep_io_types=True, op_block_list=block,
+                                                disable_shape_infer=False)
 
 
 def _detach_outputs(model: Any, helper: Any) -> None:

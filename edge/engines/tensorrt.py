@@ -138,7 +138,7 @@ def build_engine(onnx_path: str | os.PathLike[str], precision: str = "fp32", cac
                       _members(trt.NetworkDefinitionCreationFlag))
     with OnnxEngine(onnx_path, provider="cpu", threads=1) as ref:  # the metadata, read one way everywhere
         meta = ref.meta
-        joints = ref._joints
+        joints = ref.joints
     sha = file_sha256(onnx_path)
     gpu = normalize_gpu_name(gpu_name) if gpu_name else detect_gpu_name()
     key = cache_key(sha, trt.__version__, gpu, precision, max_batch, opt_batch)

@@ -124,6 +124,8 @@ def test_float64_input_is_accepted_and_closed_engine_refuses(tiny_onnx: Path, wi
     engine = OnnxEngine(tiny_onnx, provider="cpu")
     a = engine.embed(windows.astype(np.float64))
     assert a.dtype == np.float32
+    with OnnxEngine(tiny_onnx, provider="cpu", threads=1, spin=False) as quiet:
+        np.testing.assert_allclose(quiet.embed(windows), a, atol=1e-5, rtol=0)
     engine.close()
     engine.close()  # idempotent
     with pytest.raises(RuntimeError, match="closed"):

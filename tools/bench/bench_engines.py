@@ -2,7 +2,8 @@
 
 Compares, for the same weights and the same window (batch N, M = 1, T = 64 by default):
 raw ``onnxruntime.InferenceSession.run`` (baseline), ``edge.engines`` ONNX Runtime engine (adds input
-validation), and the torch engine (``.pt``, eager). Prints JSON with medians (ms) and ratios to the
+validation), and the torch engine (``.pt``, eager). Both ORT sessions use the same options (no
+spin-waiting, so interleaved timing is fair). Prints JSON with medians (ms) and ratios to the
 raw-ORT baseline, plus the max embedding difference between backends.
 
     .venv/bin/python tools/bench/bench_engines.py --threads 2 --rounds 30
@@ -22,7 +23,7 @@ import torch
 
 from crossglg.model import ModelConfig, SkeletonBranch
 from crossglg.model.export import export_onnx
-from edge.engines import load_engine
+from edge.engines import check_window, load_engine
 from train.torch_engine import save_inference_checkpoint
 
 
@@ -36,7 +37,16 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = SkeletonBranch(ModelConfig(num_classes=args.classes, frames=args.frames)).eval()
+    model = SkeletonBranch(ModelConfig(num_classes=args.classes, frames=args.frames))
+    # calibrate BatchNorm statistics so activations have trained-model magnitudes (diffs are meaningful)
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm):
+            mod.reset_running_stats()
+            mod.momentum = None
+    with torch.no_grad():
+        for _ in range(2):
+            model(torch.randn(4, 3, args.frames, 25, 1))
+    model.eval()
     x = np.random.default_rng(0).normal(0, 0.5, (args.batch, 3, args.frames, 25, 1)).astype(np.float32)
     with tempfile.TemporaryDirectory(prefix="crossglg-bench-engines-") as tmp:
         onnx_path = export_onnx(model, Path(tmp) / "m.onnx")
@@ -46,16 +56,21 @@ def main() -> None:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = args.threads
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.inter_op_num_threads = 1
+        # no spin-waiting: interleaved sessions would otherwise burn each other's cores
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         raw = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
-        ox = load_engine(onnx_path, provider="cpu", threads=args.threads)
+        ox = load_engine(onnx_path, provider="cpu", threads=args.threads, spin=False)
         pt = load_engine(Path(tmp) / "m.pt", threads=args.threads)
         runs = {"ort_raw": lambda: raw.run(["embedding"], {"skeleton": x})[0],
                 "ort_engine": lambda: ox.embed(x), "torch_engine": lambda: pt.embed(x)}
         for fn in runs.values():  # warm-up (allocations, first-call paths)
             fn()
         times: dict[str, list[float]] = {k: [] for k in runs}
-        for _ in range(args.rounds):
-            for name, fn in runs.items():
+        names = list(runs)
+        for r in range(args.rounds):
+            for name in names[r % len(names):] + names[:r % len(names)]:  # rotate: no fixed order bias
+                fn = runs[name]
                 t0 = time.perf_counter()
                 fn()
                 times[name].append((time.perf_counter() - t0) * 1e3)
@@ -63,10 +78,15 @@ def main() -> None:
         ox.close()
         pt.close()
     med = {k: statistics.median(v) for k, v in times.items()}
+    t0 = time.perf_counter()
+    for _ in range(1000):
+        check_window(x, args.frames, 25, 1)
+    validation_us = (time.perf_counter() - t0) * 1e3
     print(json.dumps({
         "threads": args.threads, "rounds": args.rounds, "batch": args.batch, "frames": args.frames,
         "median_ms": {k: round(v, 2) for k, v in med.items()},
         "ratio_to_ort_raw": {k: round(v / med["ort_raw"], 3) for k, v in med.items()},
+        "input_validation_us_per_call": round(validation_us, 2),
         "max_abs_diff_vs_ort_raw": {k: float(np.abs(v - outs["ort_raw"]).max()) for k, v in outs.items()},
     }, indent=2))
 
