@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--countdown", type=float, default=3.0, metavar="S", help="enrollment countdown (default 3)")
     parser.add_argument("--max-seconds", type=float, default=6.0, metavar="S",
                         help="longest enrollment recording (default 6)")
-    parser.add_argument("--server-key", default=None, help="CURVE: the publisher's public .key file")
+    parser.add_argument("--server-key", default=None, help="CURVE: the runtime's public .key file (stream and control)")
     parser.add_argument("--client-key", default=None, help="CURVE: this client's .key_secret file (default: ephemeral)")
 
 
@@ -53,10 +53,9 @@ def run(args: argparse.Namespace) -> int:
     if args.client_key and not args.server_key:
         raise ValueError("--client-key needs --server-key (the publisher's public key)")
     control = None if args.no_control else (args.control or default_control(args.connect))
-    sub_kwargs = {"server_public_key": args.server_key, "client_secret_key": args.client_key} if args.server_key else None
     from ..ui.app import run_ui  # Textual loads only when the UI really starts
 
     return run_ui(
         args.connect, control, source=args.source, stale_after=args.stale_after, countdown_s=args.countdown,
-        max_seconds=args.max_seconds, subscription_kwargs=sub_kwargs,
+        max_seconds=args.max_seconds, server_key=args.server_key, client_key=args.client_key,
     )

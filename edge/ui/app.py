@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import Footer
 
@@ -35,9 +37,9 @@ class FeedWake(Message):
 class ControlReplied(Message):
     """A control request finished (posted from a worker thread)."""
 
-    def __init__(self, op: str, reply: Reply, screen: object | None) -> None:
+    def __init__(self, op: str, fields: dict, reply: Reply, screen: object | None) -> None:
         super().__init__()
-        self.op, self.reply, self.screen = op, reply, screen
+        self.op, self.fields, self.reply, self.screen = op, fields, reply, screen
 
 
 class CrossGLGApp(App[int]):
@@ -74,11 +76,14 @@ class CrossGLGApp(App[int]):
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         start_feed: bool = True,
-        subscription_kwargs: dict | None = None,
+        server_key: str | None = None,
+        client_key: str | None = None,
     ) -> None:
         super().__init__()
         self.connect, self.source = connect, source
-        self.control = ControlLink(control, control_timeout) if control else None
+        # CURVE: the same server key protects the stream and the control channel of one runtime
+        self._curve = {"server_public_key": server_key, "client_secret_key": client_key} if server_key else {}
+        self.control = ControlLink(control, control_timeout, **self._curve) if control else None
         self.countdown_s, self.max_seconds = countdown_s, max_seconds
         self.clock, self.wall_clock = clock, wall_clock
         self.state = LiveState(stale_after=stale_after)
@@ -87,7 +92,6 @@ class CrossGLGApp(App[int]):
         self.control_ok: bool | None = None
         self.feed: Feed | None = None
         self._start_feed = start_feed
-        self._subscription_kwargs = subscription_kwargs
         self._last_progress: EnrollProgress | None = None
 
     # ---- layout ---------------------------------------------------------------------------
@@ -113,7 +117,7 @@ class CrossGLGApp(App[int]):
         self.query_one("#current").border_title = "now"
         if self._start_feed:
             self.feed = Feed(self.connect, lambda: self.post_message(FeedWake()), source=self.source,
-                             subscription_kwargs=self._subscription_kwargs).start()
+                             subscription_kwargs=self._curve).start()
             self.set_interval(0.25, self._tick)
         if self.control is not None and self._start_feed:
             self._fetch_labels()
@@ -157,7 +161,8 @@ class CrossGLGApp(App[int]):
             self.stale = stale
             self.redraw()
         else:
-            self.query_one(Badges).show(self.badges())
+            with suppress(NoMatches):  # the app is shutting down: widgets already gone
+                self.query_one(Badges).show(self.badges())
 
     def badges(self) -> list[tuple[str, str]]:
         """``(text, kind)`` per badge; kind picks the colour (ok / warn / bad / info / idle)."""
@@ -190,24 +195,27 @@ class CrossGLGApp(App[int]):
 
     def redraw(self) -> None:
         """Push the state into every widget (cheap: the widgets render lazily on the next frame)."""
-        self.query_one(Badges).show(self.badges())
-        self.query_one(CurrentAction).show(self.state.primary(), self.stale)
-        self.query_one("#fps", Meter).show(self.state.fps)
-        self.query_one("#latency", Meter).show(self.state.latency_ms)
-        for widget in (ScoreBars, EventLog, SkeletonView):
-            self.query_one(widget).refresh()
+        try:
+            self.query_one(Badges).show(self.badges())
+            self.query_one(CurrentAction).show(self.state.primary(), self.stale)
+            self.query_one("#fps", Meter).show(self.state.fps)
+            self.query_one("#latency", Meter).show(self.state.latency_ms)
+            for widget in (ScoreBars, EventLog, SkeletonView):
+                self.query_one(widget).refresh()
+        except NoMatches:
+            pass  # a timer or feed wake-up raced the shutdown: nothing left to draw
 
     # ---- control channel ------------------------------------------------------------------
 
     @work(thread=True, group="control-poll", exclusive=True, exit_on_error=False)
     def _fetch_labels(self) -> None:
         if self.control is not None:
-            self.post_message(ControlReplied("list", self.control.list_labels(), None))
+            self.post_message(ControlReplied("list", {}, self.control.list_labels(), None))
 
     @work(thread=True, group="control", exit_on_error=False)
     def _request(self, op: str, fields: dict, screen: object | None) -> None:
         if self.control is not None:
-            self.post_message(ControlReplied(op, self.control.request(op, **fields), screen))
+            self.post_message(ControlReplied(op, fields, self.control.request(op, **fields), screen))
 
     def on_control_replied(self, msg: ControlReplied) -> None:
         reply = msg.reply
@@ -216,10 +224,12 @@ class CrossGLGApp(App[int]):
             if reply.ok:
                 self.state.set_enrolled(reply.data.get("labels", []))
         else:
-            t = self.wall_clock()
+            t, f = self.wall_clock(), msg.fields
             if reply.ok:
                 if msg.op == "remove":
-                    self.state.note(f"removed {msg.reply.data.get('label', '')!s}".strip(), t)
+                    self.state.note(f"removed {f['label']}", t)
+                elif msg.op == "rename":
+                    self.state.note(f"renamed {f['label']} \u2192 {f['new_label']}", t)
                 if msg.op in ("remove", "rename"):
                     self._fetch_labels()
             else:
@@ -278,9 +288,17 @@ class CrossGLGApp(App[int]):
         self.redraw()
 
 
-def run_ui(connect: str, control: str | None = None, **opts) -> int:
-    """Run the UI in this terminal until the user quits; returns the exit code (0)."""
-    app = CrossGLGApp(connect, control, **opts)
+def run_ui(connect: str | None = None, control: str | None = None, *, pub: str | None = None, **opts) -> int:
+    """Run the UI in this terminal until the user quits; returns the exit code (0).
+
+    ``connect``: the label stream (``pub`` is accepted as another name for it); ``control``: the
+    runtime's control endpoint or None; ``opts``: :class:`CrossGLGApp` keyword options (``source``,
+    ``server_key``, ``client_key``, ``stale_after``, ``countdown_s``, ``max_seconds``, ...).
+    """
+    endpoint = connect or pub
+    if not endpoint:
+        raise ValueError("run_ui: the label stream endpoint (connect=...) is required")
+    app = CrossGLGApp(endpoint, control, **opts)
     app.run()
     return int(app.return_code or 0)
 

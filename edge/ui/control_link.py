@@ -1,14 +1,18 @@
-"""The UI's side of the runtime's control channel (ZeroMQ REQ/REP, docs/protocol.md "Control").
+"""The UI's side of the runtime's control channel (ZeroMQ REQ/REP, docs/protocol.md "Control channel").
 
-Every call blocks for at most ``timeout`` seconds, so the app runs them in worker threads, never on
-the UI loop. A REQ socket that timed out cannot be reused, so each call uses a fresh client: control
-calls are rare (a few per user action), and this keeps calls from different workers independent.
+A thin layer over :class:`edge.control.ControlClient` that turns every failure (timeout, refused,
+malformed reply, ``ok: false``) into a :class:`Reply` the screens can show. Every call blocks for at
+most ``timeout`` seconds, so the app runs them in worker threads, never on the UI loop. Each call uses
+a fresh client: control calls are rare (a few per user action), and calls from different workers
+then never share a REQ socket.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from edge.control import ControlClient, ControlError, ControlTimeout
 
 DEFAULT_TIMEOUT_S = 2.0
 
@@ -25,16 +29,16 @@ class Reply:
 class ControlLink:
     """Requests to the control endpoint: ``status``, ``list``, ``enroll``, ``remove``, ``rename``, ``ping``."""
 
-    def __init__(self, endpoint: str, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(self, endpoint: str, timeout: float = DEFAULT_TIMEOUT_S, *, server_public_key: str | None = None,
+                 client_secret_key: str | None = None) -> None:  # fmt: skip
         self.endpoint = endpoint
         self.timeout = timeout
+        self._curve = {"server_public_key": server_public_key, "client_secret_key": client_secret_key}
 
     def request(self, op: str, **fields: Any) -> Reply:
         """Send ``{"v": 1, "op": op, **fields}``; any failure becomes ``Reply(ok=False, error=...)``."""
         try:
-            from edge.control import ControlClient  # the runtime's client, imported on first use
-
-            client = ControlClient(self.endpoint, timeout=self.timeout)
+            client = ControlClient(self.endpoint, timeout=self.timeout, **self._curve)
         except Exception as exc:
             return Reply(False, {}, f"control {self.endpoint}: {exc}")
         try:
@@ -71,7 +75,6 @@ def labels_of(reply: dict[str, Any]) -> list[str]:
 
 
 def _describe(exc: Exception, endpoint: str) -> str:
-    name = type(exc).__name__
-    if "timeout" in name.lower() or "Again" in name:
+    if isinstance(exc, ControlTimeout):
         return f"no reply from the runtime at {endpoint}"
-    return f"control {endpoint}: {exc}"
+    return str(exc) if isinstance(exc, ControlError) else f"control {endpoint}: {exc}"

@@ -130,7 +130,7 @@ class EnrollScreen(ModalScreen[str | None]):
             self._set_phase("processing", "processing the recording\u2026")
         elif progress.phase == "done":
             self._set_phase("done", f"[b green]\u2713[/] enrolled [b]{_esc(progress.label or self.label or '')}[/b]")
-            self.set_timer(1.2, lambda: self.dismiss(progress.label or self.label))
+            self.set_timer(1.2, self.action_close)  # leave the confirmation up for a moment
         elif progress.phase == "failed":
             self._fail(progress.message or "recording failed")
 

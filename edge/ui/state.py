@@ -240,8 +240,10 @@ class LiveState:
         status = p.get("status")
         if isinstance(status, dict):
             self.status = status
-            if _is_num(status.get("fps")):
-                self.fps.append(float(status["fps"]))
+            # frames the pipeline processed per second (what limits recognition), else the source rate
+            fps = next((status[k] for k in ("fps", "fps_pipeline", "fps_source") if _is_num(status.get(k))), None)
+            if fps is not None:
+                self.fps.append(float(fps))
             actions = status.get("actions")
             if isinstance(actions, list) and all(isinstance(a, str) for a in actions):
                 self.set_enrolled(actions)

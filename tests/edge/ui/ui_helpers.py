@@ -5,6 +5,7 @@ The UI runs headless under Textual's Pilot; the stream comes from a real :class:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -70,3 +71,60 @@ def label_fields(track_id: int | None, state: str, label: str | None, score: flo
     return {"track_id": track_id, "state": state, "label": label, "score": score, "margin": None, "reason": reason,
             "topk": [{"label": lbl, "score": s} for lbl, s in topk], "t_frame": 1.0,
             "latency_ms": {"pose": 24.0, "model": 19.0, "total": total_ms}}
+
+
+class FakeRuntime:
+    """The runtime side of the control channel for UI tests, behind a real :class:`edge.control.ControlServer`.
+
+    Records every request; enrollment progress is published on the real stream by the test itself
+    (:meth:`progress`), so each phase can be checked on screen before the next one.
+    """
+
+    def __init__(self, publisher: Publisher, actions: list[str]) -> None:
+        self.publisher = publisher
+        self.labels = list(actions)
+        self.requests: list[tuple[str, dict]] = []
+        self.jobs: list[tuple[str, str]] = []  # (job id, label)
+        self._lock = threading.Lock()
+
+    def status(self) -> dict:
+        return {"state": "running", "actions": self.actions()}
+
+    def actions(self) -> list[dict]:
+        with self._lock:
+            return [{"label": lbl, "slug": lbl.replace(" ", "-"), "exemplars": 1, "created": "2026-11-22T00:00:00Z"}
+                    for lbl in self.labels]
+
+    def start_enroll(self, label: str, countdown_s: float = 3.0, max_seconds: float = 4.0) -> str:
+        with self._lock:
+            self.requests.append(("enroll", {"label": label, "countdown_s": countdown_s, "max_seconds": max_seconds}))
+            if label in self.labels:
+                raise ValueError(f"enroll: {label!r} is already enrolled")
+            job = f"job{len(self.jobs) + 1}"
+            self.jobs.append((job, label))
+        return job
+
+    def progress(self, phase: str, seconds_left: float | None = None, message: str = "") -> None:
+        """Publish the latest job's next phase; ``done`` also adds the action (as the runtime does)."""
+        job, label = self.jobs[-1]
+        if phase == "done":
+            with self._lock:
+                self.labels.append(label)
+        self.publisher.publish_enroll(job=job, phase=phase, label=label, t_frame=1.0, seconds_left=seconds_left,
+                                      message=message, track_id=1)
+
+    def remove_action(self, label: str) -> str:
+        with self._lock:
+            self.requests.append(("remove", {"label": label}))
+            if label not in self.labels:
+                raise ValueError(f"no enrolled action {label!r}")
+            self.labels.remove(label)
+        return label.replace(" ", "-")
+
+    def rename_action(self, label: str, new_label: str) -> str:
+        with self._lock:
+            self.requests.append(("rename", {"label": label, "new_label": new_label}))
+            if label not in self.labels:
+                raise ValueError(f"no enrolled action {label!r}")
+            self.labels[self.labels.index(label)] = new_label
+        return new_label.replace(" ", "-")
