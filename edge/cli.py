@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "run": "edge.commands.run",
     "enroll": "edge.commands.enroll",
     "actions": "edge.commands.actions",
+    "ui": "edge.commands.ui",
 }
 
 

@@ -37,8 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stale-after", type=float, default=2.5, metavar="S",
                         help="show STALE after S seconds without any message (default 2.5)")
     parser.add_argument("--countdown", type=float, default=3.0, metavar="S", help="enrollment countdown (default 3)")
-    parser.add_argument("--max-seconds", type=float, default=6.0, metavar="S",
-                        help="longest enrollment recording (default 6)")
+    parser.add_argument("--max-seconds", type=float, default=4.0, metavar="S",
+                        help="longest enrollment recording (default 4)")
     parser.add_argument("--server-key", default=None, help="CURVE: the runtime's public .key file (stream and control)")
     parser.add_argument("--client-key", default=None, help="CURVE: this client's .key_secret file (default: ephemeral)")
 

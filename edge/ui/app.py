@@ -71,7 +71,7 @@ class CrossGLGApp(App[int]):
         source: str | None = None,
         stale_after: float = 2.5,
         countdown_s: float = 3.0,
-        max_seconds: float = 6.0,
+        max_seconds: float = 4.0,
         control_timeout: float = DEFAULT_TIMEOUT_S,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
