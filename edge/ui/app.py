@@ -180,6 +180,11 @@ class CrossGLGApp(App[int]):
             out.append(("no person", "warn"))
         elif view is not None and view.state == "unknown":
             out.append(("unknown", "warn"))
+        runtime_state = self.state.status.get("state")
+        if isinstance(runtime_state, str) and runtime_state not in ("running", "idle"):
+            out.append((f"runtime {runtime_state}", "info" if runtime_state == "enrolling" else "warn"))
+        if self.state.status.get("error"):
+            out.append((f"error: {self.state.status['error']}", "bad"))
         out.append((f"backend {self.state.backend or '?'}", "info"))
         out.append((f"model {self.state.model_id or '?'}", "info"))
         if self.control is None:
@@ -197,7 +202,7 @@ class CrossGLGApp(App[int]):
         """Push the state into every widget (cheap: the widgets render lazily on the next frame)."""
         try:
             self.query_one(Badges).show(self.badges())
-            self.query_one(CurrentAction).show(self.state.primary(), self.stale)
+            self.query_one(CurrentAction).show(self.state.primary(), self.stale, self.state.last_rx is not None)
             self.query_one("#fps", Meter).show(self.state.fps)
             self.query_one("#latency", Meter).show(self.state.latency_ms)
             for widget in (ScoreBars, EventLog, SkeletonView):

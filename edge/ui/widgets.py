@@ -89,10 +89,11 @@ class CurrentAction(Vertical):
         yield Digits("", id="action-score")
         yield Static(id="action-detail")
 
-    def show(self, view: TrackView | None, stale: bool) -> None:
+    def show(self, view: TrackView | None, stale: bool, heard: bool = True) -> None:
+        """``heard``: anything received yet (else the stream has not been reached)."""
         label_w = self.query_one("#action-label", BigLabel)
         if view is None:
-            title, style = ("waiting for the stream\u2026", "grey50")
+            title, style = ("no person", STATE_STYLE["no_person"]) if heard else ("waiting for the stream", "grey50")
         elif view.state == "action":
             title, style = (view.label or "?", STATE_STYLE["action"])
         else:
