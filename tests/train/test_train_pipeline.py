@@ -1,0 +1,149 @@
+"""Training pipeline end to end on a tiny real-data subset (T=16, 8 base sequences, 2 epochs):
+checkpoints load with weights_only=True and carry what the edge needs; --resume continues at the
+right epoch with weights identical to an uninterrupted run; eval JSON and figures; ONNX export
+parity; the DTW baseline; the CLI front end."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from train.checkpoint import load_checkpoint
+from train.config import load_config
+from train.prepare import ProtocolData, load_protocol_data
+from train.trainer import run_training
+
+pytestmark = pytest.mark.realdata
+
+TINY = ["data.frames=16", "optim.batch_size=4", "optim.epochs=2", "model.variant=crossglg", "eval.draws=3",
+        "eval.dc_samples=50", "num_threads=2"]
+
+
+@pytest.fixture(scope="module")
+def tiny_data(data_dir: Path) -> ProtocolData:
+    """8 base sequences (4 classes x 2) and 2 queries per novel class, from the real datasets."""
+    full = load_protocol_data("realdata", data_dir, max_per_class=2, max_novel_per_class=2)
+    keep = np.flatnonzero(np.isin(full.train_labels, [0, 1, 18, 30]))  # UTD, UTD, NW-UCLA, GTU classes
+    return replace(full, train=[full.train[i] for i in keep], train_labels=full.train_labels[keep])
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_data: ProtocolData, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "full"
+    run_training(load_config(None, TINY), tiny_data, out, progress=False)
+    return out
+
+
+def test_checkpoint_contents_weights_only(tiny_run: Path, tiny_data: ProtocolData) -> None:
+    ckpt = torch.load(tiny_run / "final.pt", weights_only=True)  # no pickled classes inside
+    assert ckpt["epoch"] == 2 and ckpt["layout"] == "ntu25"
+    assert ckpt["class_names"] == tiny_data.base_names and len(ckpt["class_names"]) == 51
+    assert ckpt["preprocess"]["frames"] == 16 and ckpt["preprocess_id"].startswith("crossglg-pp/")
+    assert ckpt["config"]["model"]["variant"] == "crossglg" and ckpt["model_config"]["g2l"] is True
+    st = ckpt["base_stats"]
+    d = ckpt["model_config"]["embed_dim"]
+    assert st["means"].shape == (4, d) and st["covs"].shape == (4, d, d) and st["beta"] == 0.5
+    assert torch.isfinite(st["covs"]).all() and "z_prior" in ckpt["model"]
+    assert (tiny_run / "config.yaml").is_file() and (tiny_run / "curves.png").stat().st_size > 0
+    rows = (tiny_run / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 3 and "train_calibrate" in rows[0] and "train_cross_ce" in rows[0]
+
+
+def test_resume_matches_uninterrupted(
+    tiny_run: Path, tiny_data: ProtocolData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out2 = tmp_path / "interrupted"
+    cfg = load_config(None, TINY)
+    _interrupt_after_first_epoch(cfg, tiny_data, out2, monkeypatch)
+    assert load_checkpoint(out2 / "last.pt")["epoch"] == 1
+    with pytest.raises(ValueError, match="--resume"):
+        run_training(cfg, tiny_data, out2, progress=False)
+    run_training(cfg, tiny_data, out2, resume=True, progress=False)
+    a = load_checkpoint(tiny_run / "final.pt")
+    b = load_checkpoint(out2 / "final.pt")
+    assert b["epoch"] == 2
+    for k, v in a["model"].items():
+        assert torch.equal(v, b["model"][k]), f"resumed weights differ in {k}"
+    rows = (out2 / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 3
+    with pytest.raises(ValueError, match="differs"):
+        run_training(load_config(None, [*TINY, "optim.lr=0.1"]), tiny_data, out2, resume=True, progress=False)
+
+
+class _Crash(Exception):
+    pass
+
+
+def _interrupt_after_first_epoch(cfg, data: ProtocolData, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """Run the 2-epoch config and kill it right after epoch 1's checkpoint (as a crash would)."""
+    from train.metrics import MetricsLog
+
+    original = MetricsLog.append
+
+    def append(self, row):  # noqa: ANN001, ANN202
+        original(self, row)
+        raise _Crash
+
+    with monkeypatch.context() as m:
+        m.setattr(MetricsLog, "append", append)
+        with pytest.raises(_Crash):
+            run_training(cfg, data, out, progress=False)
+
+
+def test_eval_json_and_figures(tiny_run: Path, data_dir: Path, tmp_path: Path) -> None:
+    from train.cli import main
+
+    out = tmp_path / "eval"
+    code = main(["eval", str(tiny_run / "final.pt"), "--data-root", str(data_dir),
+                 "--draws", "3", "--max-novel-per-class", "2", "--out", str(out), "--json"])
+    assert code == 0
+    res = json.loads((out / "eval.json").read_text())
+    for key in ("cosine", "dc"):
+        assert 0.0 <= res[key]["fixed"] <= 1.0
+        assert res[key]["random"]["n"] == 3 and len(res[key]["draws"]) == 3
+        assert res[key]["random"]["ci95"] >= 0
+    assert res["num_queries"] == 18 and len(res["novel_classes"]) == 9
+    assert res["variant"] == "crossglg" and res["epochs"] == 2
+    assert (out / "confusion.png").stat().st_size > 0 and (out / "joint_importance.png").stat().st_size > 0
+    assert np.array(res["confusion_matrix"]).sum() == 18
+
+
+@pytest.mark.slow  # the dynamo ONNX export alone takes ~30-80 s on 2 shared cores
+def test_export_onnx_parity(tiny_run: Path, tmp_path: Path) -> None:
+    from crossglg.model_meta import REQUIRED_KEYS, decode_classes, read_onnx_metadata
+    from train.commands.export import export_checkpoint, parity
+
+    path = export_checkpoint(tiny_run / "final.pt", tmp_path / "model.onnx")
+    meta = read_onnx_metadata(path)
+    assert all(k in meta for k in REQUIRED_KEYS)
+    assert meta["frames"] == "16" and len(decode_classes(meta)) == 51
+    assert meta["preprocess_id"] == load_checkpoint(tiny_run / "final.pt")["preprocess_id"]
+    assert parity(tiny_run / "final.pt", path, batch=3) < 1e-4
+    with pytest.raises(ValueError, match="frames"):
+        export_checkpoint(tiny_run / "final.pt", tmp_path / "bad.onnx", frames=32)
+
+
+def test_dtw_baseline_on_real_subset(tiny_data: ProtocolData, tmp_path: Path) -> None:
+    from train.baselines.dtw import evaluate_dtw
+
+    res = evaluate_dtw(tiny_data, draws=3, seed=0, cache_dir=tmp_path)
+    assert res["num_queries"] == 18 and res["dtw"]["random"]["n"] == 3
+    assert res["dtw"]["fixed"] > 1 / 9  # DTW is far above chance on UTD-MHAD
+    cached = list(tmp_path.glob("dtw_realdata_*.npy"))
+    assert len(cached) == 1
+    again = evaluate_dtw(tiny_data, draws=3, seed=0, cache_dir=tmp_path)
+    assert again["dtw"] == res["dtw"]
+
+
+def test_bad_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
+    p = tmp_path / "x.pt"
+    p.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a loadable checkpoint"):
+        load_checkpoint(p)
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "missing.pt")
