@@ -26,7 +26,7 @@ def _calibrate(model: torch.nn.Module, shape: tuple[int, ...], batches: int = 2)
     return model.eval()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def calibrate_bn() -> Callable[..., torch.nn.Module]:
     return _calibrate
 
