@@ -61,6 +61,7 @@ class CrossGLGApp(App[int]):
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("ctrl+l", "redraw", "Redraw", show=False),
     ]
 
     def __init__(
@@ -284,6 +285,10 @@ class CrossGLGApp(App[int]):
     def action_clear_events(self) -> None:
         self.state.events.clear()
         self.redraw()
+
+    def action_redraw(self) -> None:
+        """Repaint the whole terminal (e.g. after a library wrote log lines over the screen)."""
+        self.refresh(repaint=True, layout=True)
 
     def action_help(self) -> None:
         if len(self.screen_stack) == 1:

@@ -33,6 +33,7 @@ HELP_TEXT = """\
   [b]d[/b]    remove an enrolled action     [b]r[/b]    rename an enrolled action
   [b]c[/b]    clear the event history       [b]?[/b]    this help
   [b]q[/b]    quit (also ctrl+c)            [b]esc[/b]  close a dialog
+  [b]ctrl+l[/b] repaint the whole screen
 
 [b]Badges[/b]
   [b]live[/b] / [b]STALE[/b]     STALE: no message (not even a heartbeat) for 2.5 s;

@@ -102,7 +102,7 @@ def test_enroll_errors_are_shown(publisher: Publisher, runtime) -> None:
             await pilot.press(*"wave", "enter")  # the runtime refuses a duplicate
             await wait_until(pilot, lambda: screen.phase == "failed", what="the refusal")
             assert "already enrolled" in _status(screen)
-            await pilot.press(*[("backspace")] * 4, *"kick", "enter")  # retry with another label
+            await pilot.press(*["backspace"] * 4, *"squat", "enter")  # retry; "q" types, it does not quit
             await wait_until(pilot, lambda: len(fake.jobs) == 1 and screen.phase == "waiting", what="the retry")
             fake.progress("failed", message="nobody was recorded")
             await wait_until(pilot, lambda: screen.phase == "failed", what="the failure event")
