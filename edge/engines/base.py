@@ -157,6 +157,14 @@ class Engine(Protocol):
         """``(N, 3, T, V, M)`` float32 -> class logits ``(N, K)``; raises if ``not has_logits``."""
         ...
 
+    def embed_and_logits(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """One forward pass: ``(embeddings (N, D), logits (N, K) or None)``."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready summary (backend, model_id, fingerprint, frames, ...) for logs/UI/payloads."""
+        ...
+
     def close(self) -> None:
         """Release sessions / device memory. Idempotent."""
         ...

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from crossglg.skeleton.layouts import get_layout
+
 from . import onnx_prep
 from .base import EMBEDDING_NAME, INPUT_NAME, LOGITS_NAME, EngineBase, EngineUnavailableError
 from .onnx import OnnxEngine, file_sha256
@@ -176,7 +178,7 @@ def build_engine(onnx_path: str | os.PathLike[str], precision: str = "fp32", cac
     if inp is None:
         raise ValueError(f"{onnx_path}: the network has no input named {INPUT_NAME!r}")
     lo, opt, hi = profile_shapes(tuple(inp.shape), max_batch, opt_batch,
-                                 {2: meta.frames, 3: joints or 25, 4: meta.bodies})
+                                 {2: meta.frames, 3: joints or get_layout(meta.layout).num_joints, 4: meta.bodies})
     profile = builder.create_optimization_profile()
     profile.set_shape(INPUT_NAME, lo, opt, hi)
     config.add_optimization_profile(profile)

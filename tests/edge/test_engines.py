@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.engines import EngineUnavailableError, ModelMeta, backend_for, check_window, load_engine
+from edge.engines import Engine, EngineUnavailableError, ModelMeta, backend_for, check_window, load_engine
 from edge.engines.onnx import OnnxEngine, choose_providers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +44,8 @@ def test_importing_engines_does_not_import_torch(tiny_onnx: Path) -> None:
 
 def test_onnx_engine_matches_torch(tiny_model, windows: np.ndarray) -> None:
     with load_engine(tiny_model.onnx_path, provider="cpu", threads=1) as engine:
-        assert engine.backend == "onnxruntime" and engine.has_logits
+        assert isinstance(engine, Engine)  # the Protocol the pipeline codes against
+        assert engine.backend == "onnxruntime" and engine.has_logits and engine.joints == 25
         emb, logits = engine.embed_and_logits(windows)
         emb_only = engine.embed(windows[:1])
     ref_emb, ref_logits = _torch_forward(tiny_model.model, windows)
