@@ -136,9 +136,10 @@ def run(args: argparse.Namespace) -> int:
                       "(watch with `crossglg-edge listen`)", file=sys.stderr)  # fmt: skip
         if result is None:
             result = _run_headless(pipeline)
+        if result.error:  # one line, no traceback: what failed and what to do
+            print(f"crossglg-edge run: error: {result.error}", file=sys.stderr)
+            return result.exit_code
         s = result.stats
         print(f"crossglg-edge run: {result.reason}: {s['frames_in']} frames, {s['windows']} windows, "
               f"{s['labels']} labels, {s['events']} events, {s['dropped']} dropped", file=sys.stderr)  # fmt: skip
-        if result.error:
-            print(f"crossglg-edge run: error: {result.error}", file=sys.stderr)
         return result.exit_code
