@@ -46,12 +46,13 @@ class CrossGLGApp(App[int]):
     """Live view of one runtime's label stream (``connect``) with enrollment via ``control``.
 
     ``control`` None: a read-only view (enroll/remove/rename say there is no control channel).
+    ``max_fps``: most redraws per second however fast messages arrive (state updates are not delayed).
     ``clock`` (monotonic seconds) and ``wall_clock`` (epoch seconds) can be frozen by tests;
     ``start_feed=False`` builds the app without sockets or timers (messages then come through
     :meth:`ingest`; control requests happen only when the user asks): a frozen view for snapshots.
     """
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute: subclasses elsewhere find it too
     TITLE = "CrossGLG live"
     BINDINGS = [
         Binding("e", "enroll", "Enroll"),
@@ -74,6 +75,7 @@ class CrossGLGApp(App[int]):
         countdown_s: float = 3.0,
         max_seconds: float = 4.0,
         control_timeout: float = DEFAULT_TIMEOUT_S,
+        max_fps: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         start_feed: bool = True,
@@ -94,6 +96,9 @@ class CrossGLGApp(App[int]):
         self.feed: Feed | None = None
         self._start_feed = start_feed
         self._last_progress: EnrollProgress | None = None
+        self.max_fps = max_fps
+        self._last_redraw = -1e9
+        self._redraw_pending = False
 
     # ---- layout ---------------------------------------------------------------------------
 
@@ -151,6 +156,21 @@ class CrossGLGApp(App[int]):
         if restarted:
             self._fetch_labels()  # a restarted runtime may have a different support set
         self.stale = False
+        self._request_redraw()
+
+    def _request_redraw(self) -> None:
+        """Redraw now, or once when the frame interval ends: a fast stream costs at most ``max_fps`` redraws/s."""
+        if self._redraw_pending:
+            return
+        wait = self._last_redraw + 1.0 / self.max_fps - time.monotonic()
+        if wait <= 0:
+            self.redraw()
+        else:
+            self._redraw_pending = True
+            self.set_timer(wait, self._deferred_redraw)
+
+    def _deferred_redraw(self) -> None:
+        self._redraw_pending = False
         self.redraw()
 
     def _tick(self) -> None:
@@ -200,14 +220,15 @@ class CrossGLGApp(App[int]):
         return out
 
     def redraw(self) -> None:
-        """Push the state into every widget (cheap: the widgets render lazily on the next frame)."""
+        """Push the state into every widget (they render on the next frame)."""
+        self._last_redraw = time.monotonic()
         try:
             self.query_one(Badges).show(self.badges())
             self.query_one(CurrentAction).show(self.state.primary(), self.stale, self.state.last_rx is not None)
             self.query_one("#fps", Meter).show(self.state.fps)
             self.query_one("#latency", Meter).show(self.state.latency_ms)
             for widget in (ScoreBars, EventLog, SkeletonView):
-                self.query_one(widget).refresh()
+                self.query_one(widget).sync()
         except NoMatches:
             pass  # a timer or feed wake-up raced the shutdown: nothing left to draw
 
@@ -295,7 +316,7 @@ class CrossGLGApp(App[int]):
             self.push_screen(HelpScreen())
 
     def on_resize(self) -> None:
-        self.redraw()
+        self.redraw()  # the render-based widgets re-render at their new size by themselves
 
 
 def run_ui(connect: str | None = None, control: str | None = None, *, pub: str | None = None, **opts) -> int:
@@ -312,5 +333,3 @@ def run_ui(connect: str | None = None, control: str | None = None, *, pub: str |
     app.run()
     return int(app.return_code or 0)
 
-
-STYLESHEET = Path(__file__).with_name("app.tcss")

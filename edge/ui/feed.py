@@ -2,10 +2,11 @@
 
 The thread receives with a short poll timeout (so it notices ``stop()`` quickly), validates through
 :class:`edge.client.Subscription`, and appends to a bounded buffer. It calls ``wake()`` only when
-the buffer goes from empty to non-empty, so however fast the runtime publishes, the UI loop gets at
-most one pending wake-up and takes everything at once with :meth:`Feed.take`. The UI can never
-block the reader, and the reader never blocks the runtime (ZeroMQ drops for a slow subscriber; the
-bounded buffer drops the oldest messages here, counted in ``dropped``).
+no wake-up is pending (the UI has taken the previous batch with :meth:`Feed.take`) and at most once
+per ``min_interval``: however fast the runtime publishes, the UI loop handles a few batches a second
+instead of one message at a time. The UI can never block the reader, and the reader never blocks
+the runtime (ZeroMQ drops for a slow subscriber; the bounded buffer drops the oldest messages here,
+counted in ``dropped``).
 
 ZeroMQ reconnects a SUB socket by itself when the publisher comes back; a restart shows up as a new
 ``session`` id, which :class:`edge.ui.state.LiveState` detects.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
@@ -49,6 +51,7 @@ class Feed:
         *,
         source: str | None = None,
         poll_s: float = 0.05,
+        min_interval: float = 0.04,
         max_buffer: int = 5000,
         subscription_kwargs: dict | None = None,
     ) -> None:
@@ -56,6 +59,9 @@ class Feed:
         self.source = source
         self._wake = wake
         self._poll_s = poll_s
+        self._min_interval = min_interval
+        self._woken = False  # a wake-up is pending: the UI has not taken the buffer yet
+        self._last_wake = -1e9
         self._buf: deque[Message] = deque(maxlen=max_buffer)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -73,13 +79,14 @@ class Feed:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                msg = self._sub.recv(timeout=self._poll_s)
+                msg = self._sub.recv(timeout=self._wait())
                 batch = [] if msg is None else [msg, *self._sub.drain()]
                 self.invalid, self.missed = self._sub.invalid, self._sub.missed
                 if self.source is not None:
                     batch = [m for m in batch if m.source == self.source]
                 if batch:
                     self._push(batch)
+                self._maybe_wake()
         except Exception as exc:  # a dead reader must show up in the UI, not vanish silently
             self.error = f"{type(exc).__name__}: {exc}"
             log.exception("UI feed stopped")
@@ -87,21 +94,34 @@ class Feed:
         finally:
             self._sub.close()
 
+    def _wait(self) -> float:
+        """Receive timeout: the poll period, or less when a deferred wake-up falls due sooner."""
+        with self._lock:
+            if self._buf and not self._woken:
+                return max(0.0, min(self._poll_s, self._last_wake + self._min_interval - time.monotonic()))
+        return self._poll_s
+
     def _push(self, batch: list[Message]) -> None:
         with self._lock:
-            was_empty = not self._buf
             overflow = len(self._buf) + len(batch) - (self._buf.maxlen or 0)
             if overflow > 0:
                 self.dropped += overflow
             self._buf.extend(batch)
-        if was_empty:
-            self._wake()
+
+    def _maybe_wake(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if not self._buf or self._woken or now - self._last_wake < self._min_interval:
+                return
+            self._woken, self._last_wake = True, now
+        self._wake()
 
     def take(self) -> list[Message]:
         """Every buffered message, oldest first (call from the UI thread after a wake-up)."""
         with self._lock:
             out = list(self._buf)
             self._buf.clear()
+            self._woken = False
         return out
 
     def stop(self, timeout: float = 1.0) -> None:

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
-from textual.widgets import Digits, Sparkline, Static
+from textual.widgets import Digits, Sparkline
 
 from .bigtext import big_text
 from .braille import draw_skeleton
@@ -42,22 +42,52 @@ def bar(fraction: float, width: int) -> str:
 
 
 class StateWidget(Widget):
-    """Base: a widget that draws from the shared state object."""
+    """Base: a widget that draws from the shared state object, repainted by :meth:`sync` when it changed."""
 
     def __init__(self, state: LiveState, **kwargs) -> None:
         super().__init__(**kwargs)
         self.state = state
+        self._signature: object = None
+
+    def signature(self) -> object:
+        """A cheap value that changes whenever the drawing would (repaints are the UI's main cost)."""
+        return None
+
+    def sync(self) -> None:
+        sig = self.signature()
+        if sig is None or sig != self._signature:
+            self._signature = sig
+            self.refresh()
 
 
-class Badges(Static):
+class TextLine(Widget):
+    """Fixed-size text that repaints only when it changes and never triggers a layout pass.
+
+    (``Static.update`` re-lays out the screen, which at 10 redraws/s costs more than everything else.)
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.text = Text()
+
+    def set(self, text: Text) -> None:
+        if text != self.text:
+            self.text = text
+            self.refresh()
+
+    def render(self) -> Text:
+        return self.text
+
+
+class Badges(TextLine):
     """One line of state badges (stream, person, unknown, backend, model, control)."""
 
     def show(self, badges: Sequence[tuple[str, str]]) -> None:
-        text = Text()
+        text = Text(no_wrap=True, overflow="ellipsis")
         for label, kind in badges:
             text.append(f" {label} ", style=BADGE_STYLE.get(kind, BADGE_STYLE["info"]))
             text.append(" ")
-        self.update(text)
+        self.set(text)
 
 
 class BigLabel(Widget):
@@ -68,8 +98,9 @@ class BigLabel(Widget):
         self.text, self.style = "", ""
 
     def show(self, text: str, style: str) -> None:
-        self.text, self.style = text, style
-        self.refresh()
+        if (text, style) != (self.text, self.style):
+            self.text, self.style = text, style
+            self.refresh()
 
     def render(self) -> Text:
         width = self.size.width
@@ -87,7 +118,7 @@ class CurrentAction(Vertical):
     def compose(self) -> ComposeResult:
         yield BigLabel(id="action-label")
         yield Digits("", id="action-score")
-        yield Static(id="action-detail")
+        yield TextLine(id="action-detail")
 
     def show(self, view: TrackView | None, stale: bool, heard: bool = True) -> None:
         """``heard``: anything received yet (else the stream has not been reached)."""
@@ -106,7 +137,10 @@ class CurrentAction(Vertical):
             self.set_class(view is not None and view.state == cls, f"-{cls}")
         self.set_class(stale, "-stale")
         score = view.score if view is not None else None
-        self.query_one("#action-score", Digits).update("" if score is None else f"{score:.2f}")
+        digits = self.query_one("#action-score", Digits)
+        value = "" if score is None else f"{score:.2f}"
+        if digits.value != value:
+            digits.update(value)
         detail = Text(justify="center")
         if view is not None:
             who = "nobody in view" if view.track_id is None else f"person #{view.track_id}"
@@ -117,11 +151,15 @@ class CurrentAction(Vertical):
                 detail.append(f"   margin {view.margin:.2f}")
             if view.reason:
                 detail.append(f"   ({view.reason.replace('_', ' ')})", style="italic grey62")
-        self.query_one("#action-detail", Static).update(detail)
+        self.query_one("#action-detail", TextLine).set(detail)
 
 
 class ScoreBars(StateWidget):
     """A score bar per enrolled action for the primary track's latest window, best label highlighted."""
+
+    def signature(self) -> object:
+        view = self.state.primary()
+        return (tuple(self.state.bar_scores()), view.label if view is not None and view.state == "action" else None)
 
     def render(self) -> Text:
         rows = self.state.bar_scores()
@@ -151,6 +189,9 @@ class ScoreBars(StateWidget):
 class EventLog(StateWidget):
     """The newest events that fit, oldest at the top, newest at the bottom."""
 
+    def signature(self) -> object:
+        return (len(self.state.events), id(self.state.events[-1]) if self.state.events else None)
+
     def render(self) -> Text:
         rows: list[EventRow] = list(self.state.events)[-max(1, self.size.height) :]
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -176,7 +217,7 @@ class Meter(Vertical):
         self.title, self.unit = title, unit
 
     def compose(self) -> ComposeResult:
-        yield Static(classes="meter-caption")
+        yield TextLine(classes="meter-caption")
         yield Sparkline([], classes="meter-line")
 
     def show(self, values: Sequence[float]) -> None:
@@ -187,12 +228,19 @@ class Meter(Vertical):
             cap.append(f"  ({min(values):.0f}\u2013{max(values):.0f})", style="grey50")
         else:
             cap.append("\u2013", style="grey50")
-        self.query_one(".meter-caption", Static).update(cap)
+        self.query_one(".meter-caption", TextLine).set(cap)
         self.query_one(".meter-line", Sparkline).data = values
 
 
 class SkeletonView(StateWidget):
     """A braille stick figure per tracked person (side by side), each titled with its state."""
+
+    def signature(self) -> object:
+        out = []
+        for key in self.state.person_tracks()[:4]:
+            view = self.state.tracks.get(key)
+            out.append((key, id(self.state.poses[key]), None if view is None else (view.state, view.label)))
+        return tuple(out)
 
     def render(self) -> Text:
         keys = self.state.person_tracks()[:4]
