@@ -13,6 +13,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
+import zmq
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -329,7 +330,21 @@ def run_ui(connect: str | None = None, control: str | None = None, *, pub: str |
     endpoint = connect or pub
     if not endpoint:
         raise ValueError("run_ui: the label stream endpoint (connect=...) is required")
+    check_endpoint(endpoint, "label stream")
+    if control:
+        check_endpoint(control, "control")
     app = CrossGLGApp(endpoint, control, **opts)
     app.run()
     return int(app.return_code or 0)
 
+
+def check_endpoint(endpoint: str, what: str) -> None:
+    """Raise ``ValueError`` for an endpoint ZeroMQ cannot connect to (bad scheme, missing port)
+    before the terminal is taken over; an unreachable but well-formed one is fine (ZeroMQ retries)."""
+    sock = zmq.Context.instance().socket(zmq.SUB)
+    try:
+        sock.connect(endpoint)
+    except zmq.ZMQError as exc:
+        raise ValueError(f"{what} endpoint {endpoint!r}: {exc.strerror} (expected e.g. tcp://127.0.0.1:5556)") from None
+    finally:
+        sock.close(linger=0)

@@ -25,6 +25,8 @@ def test_default_control_endpoint_follows_the_stream_host() -> None:
         (["ui", "--stale-after", "0"], "--stale-after"),
         (["ui", "--countdown", "-1"], "--countdown"),
         (["ui", "--client-key", "x.key_secret"], "--server-key"),
+        (["ui", "--connect", "tcp://127.0.0.1"], "label stream endpoint"),  # no port: refused before the UI starts
+        (["ui", "--control", "udp://127.0.0.1:5557"], "control endpoint"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
