@@ -99,9 +99,11 @@ def test_enroll_errors_are_shown(publisher: Publisher, runtime) -> None:
             await pilot.press("enter")  # empty label: refused locally, nothing sent
             await pilot.pause()
             assert "label is needed" in _status(screen) and fake.requests == []
-            await pilot.press(*"wave", "enter")  # the runtime refuses a duplicate
+            fake.busy = True
+            await pilot.press(*"wave", "enter")  # the runtime refuses while another enrollment runs
             await wait_until(pilot, lambda: screen.phase == "failed", what="the refusal")
-            assert "already enrolled" in _status(screen)
+            assert "already running" in _status(screen) and fake.jobs == []
+            fake.busy = False
             await pilot.press(*["backspace"] * 4, *"squat", "enter")  # retry; "q" types, it does not quit
             await wait_until(pilot, lambda: len(fake.jobs) == 1 and screen.phase == "waiting", what="the retry")
             fake.progress("failed", message="nobody was recorded")

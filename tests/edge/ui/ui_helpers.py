@@ -85,6 +85,7 @@ class FakeRuntime:
         self.labels = list(actions)
         self.requests: list[tuple[str, dict]] = []
         self.jobs: list[tuple[str, str]] = []  # (job id, label)
+        self.busy = False
         self._lock = threading.Lock()
 
     def status(self) -> dict:
@@ -98,8 +99,8 @@ class FakeRuntime:
     def start_enroll(self, label: str, countdown_s: float = 3.0, max_seconds: float = 4.0) -> str:
         with self._lock:
             self.requests.append(("enroll", {"label": label, "countdown_s": countdown_s, "max_seconds": max_seconds}))
-            if label in self.labels:
-                raise ValueError(f"enroll: {label!r} is already enrolled")
+            if self.busy:  # the runtime runs one enrollment at a time
+                raise ValueError("an enrollment is already running")
             job = f"job{len(self.jobs) + 1}"
             self.jobs.append((job, label))
         return job
