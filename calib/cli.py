@@ -11,7 +11,10 @@ import importlib
 import sys
 
 # subcommand name -> module path (imported lazily so `--help` stays fast and torch-free paths stay so)
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "quantize": "calib.commands.quantize",
+    "report": "calib.commands.report",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,210 @@
+"""FP32 ONNX -> Q/DQ INT8 ONNX with ONNX Runtime's static quantiser (no torch).
+
+The result serves two runtimes:
+
+* ONNX Runtime on CPU runs it directly (QLinearConv / integer MatMul after its Q/DQ fusions).
+* TensorRT takes it as an explicitly quantised network (TensorRT 10/11: INT8 = Q/DQ nodes). TensorRT
+  needs SYMMETRIC int8: activations and weights QInt8 with zero points 0 (``ActivationSymmetric``,
+  ``WeightSymmetric``); ``edge.engines.onnx_prep.qdq_problems`` checks exactly that. Weights are
+  quantised per output channel (``per_channel``), activations per tensor.
+
+Calibration runs once over ALL float tensors (needed by the TensorRT-provider table, see
+:mod:`calib.table`); its ranges are kept in ORT's JSON cache format and the quantiser reuses them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization.calibrate import TensorsData, create_calibrator, save_tensors_data
+
+from crossglg.model_meta import META_PREFIX
+
+from .windows import WindowReader
+
+log = logging.getLogger(__name__)
+
+METHODS = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+           "percentile": CalibrationMethod.Percentile}
+# The ops whose int8 kernels pay off on CPU and that TensorRT fuses with their Q/DQ: convolutions,
+# the GEMMs of SA-GC heads / the head MLP, and the attention products.
+DEFAULT_OPS = ("Conv", "MatMul", "Gemm")
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    """How to quantise.
+
+    Attributes:
+        method: calibration method: ``minmax`` | ``entropy`` | ``percentile``.
+        percentile: kept share of the |x| histogram for ``percentile`` (e.g. 99.99).
+        ops: op types to quantise (others stay float32 between Q/DQ boundaries).
+        per_channel: per-output-channel weight scales (axis recorded on the DequantizeLinear).
+        weights_only_matmul: quantise only MatMuls with a constant B (keeps the attention
+            products Q K^T and A x in float32: their operands are data dependent and peaked).
+        preprocess: run ORT's ``quant_pre_process`` (shape inference + basic graph fusions) first.
+        calib_batch: windows per calibration ``run`` (memory vs speed; ranges are identical).
+    """
+
+    method: str = "minmax"
+    percentile: float = 99.999
+    ops: tuple[str, ...] = DEFAULT_OPS
+    per_channel: bool = True
+    weights_only_matmul: bool = False
+    preprocess: bool = True
+    calib_batch: int = 8
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"calibration method must be one of {sorted(METHODS)}, got {self.method!r}")
+        if not 0 < self.percentile <= 100:
+            raise ValueError(f"percentile must be in (0, 100], got {self.percentile}")
+        if not self.ops:
+            raise ValueError("ops: at least one op type to quantise")
+        if self.calib_batch < 1:
+            raise ValueError(f"calib_batch must be >= 1, got {self.calib_batch}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["ops"] = list(self.ops)
+        return d
+
+
+@dataclass(frozen=True)
+class QuantResult:
+    """What :func:`quantize_model` produced."""
+
+    path: Path
+    ranges: TensorsData  # calibrated (lowest, highest) per float tensor, all tensors
+    windows: int
+    qdq_nodes: int
+
+
+def _preprocess(src: Path, dst: Path) -> Path:
+    """ORT's pre-quantisation pass (symbolic shape inference + optimisation); falls back to the
+    input when it cannot handle the graph (the quantiser still works, slightly less fused)."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    error: Exception | None = None
+    # symbolic shape inference trips over some dynamo graphs; onnx's own inference then suffices
+    for skip_symbolic in (False, True):
+        try:
+            quant_pre_process(str(src), str(dst), skip_symbolic_shape=skip_symbolic)
+            return dst
+        except Exception as exc:  # its failures come from several libraries (onnx, sympy, ORT)
+            error = exc
+    log.warning("quant_pre_process failed (%s); quantising the model as exported", error)
+    return src
+
+
+def calibrate(model_path: Path, windows: np.ndarray, cfg: QuantConfig, work_dir: Path,
+              progress: bool = False) -> TensorsData:
+    """Ranges of every float tensor of ``model_path`` over ``windows (N, C, T, V, M)``."""
+    extra = {"symmetric": True}  # |x| ranges: what symmetric int8 uses anyway
+    if cfg.method == "percentile":
+        extra["percentile"] = cfg.percentile
+    calibrator = create_calibrator(model_path, [], augmented_model_path=str(work_dir / "augmented.onnx"),
+                                   calibrate_method=METHODS[cfg.method], extra_options=extra)
+    # ORT's histogram calibrators print progress to stdout: keep stdout clean for --json
+    with contextlib.redirect_stdout(sys.stderr):
+        calibrator.collect_data(WindowReader(windows, batch=cfg.calib_batch, progress=progress))
+        ranges = calibrator.compute_data()
+    del calibrator
+    return ranges
+
+
+def dynamic_matmuls(model: onnx.ModelProto) -> list[str]:
+    """Names of MatMul nodes with no constant operand (e.g. attention ``Q K^T`` and ``A x``).
+
+    ORT's ``MatMulConstBOnly`` option is honoured only in QOperator mode, so for Q/DQ the
+    weight-only choice is made by excluding these nodes. Unnamed nodes get a name here.
+    """
+    consts = {t.name for t in model.graph.initializer}
+    consts |= {o for n in model.graph.node if n.op_type == "Constant" for o in n.output}
+    names = []
+    for i, node in enumerate(model.graph.node):
+        if node.op_type == "MatMul" and not any(x in consts for x in node.input):
+            if not node.name:
+                raise ValueError(f"MatMul #{i} has no name; cannot exclude it from quantisation")
+            names.append(node.name)
+    return names
+
+
+def _int8_metadata(src: onnx.ModelProto, cfg: QuantConfig, windows: np.ndarray, source: Path) -> dict[str, str]:
+    """Metadata of the INT8 file: the FP32 model's, plus a new fingerprint (its embeddings differ
+    slightly, so support stores re-embed) and the quantisation recipe."""
+    meta = {p.key: p.value for p in src.metadata_props}
+    fp32_fp = meta.get(META_PREFIX + "fingerprint", "")
+    digest = hashlib.sha256()
+    digest.update(f"int8|{fp32_fp}|{json.dumps(cfg.to_dict(), sort_keys=True)}|".encode())
+    digest.update(np.ascontiguousarray(windows).tobytes())
+    meta[META_PREFIX + "fingerprint"] = digest.hexdigest()
+    meta[META_PREFIX + "source_fingerprint"] = fp32_fp
+    meta[META_PREFIX + "model_id"] = (meta.get(META_PREFIX + "model_id") or source.stem) + "-int8"
+    meta[META_PREFIX + "quantization"] = json.dumps(
+        {"format": "qdq", "activation": "int8-symmetric", "weight": "int8-symmetric", "windows": int(len(windows)),
+         **cfg.to_dict()}, sort_keys=True)
+    return meta
+
+
+def quantize_model(
+    model_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    windows: np.ndarray,
+    cfg: QuantConfig | None = None,
+    progress: bool = False,
+) -> QuantResult:
+    """Write a Q/DQ INT8 copy of ``model_path`` to ``out_path`` (atomically) and return the ranges.
+
+    Args:
+        model_path: FP32 ONNX (input ``skeleton (N, C, T, V, M)``).
+        out_path: the INT8 ONNX to write (one file, ``crossglg.*`` metadata kept and extended).
+        windows: calibration inputs ``(N, C, T, V, M)`` float32 (see :mod:`calib.windows`).
+        cfg: :class:`QuantConfig`.
+    """
+    cfg = cfg or QuantConfig()
+    src = Path(model_path)
+    if not src.is_file():
+        raise FileNotFoundError(f"ONNX model not found: {src}")
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        original = onnx.load(str(src))
+    except Exception as exc:
+        raise ValueError(f"{src}: not a readable ONNX model ({exc})") from exc
+    with tempfile.TemporaryDirectory(prefix=".quant-", dir=out.parent) as tmp:
+        work = Path(tmp)
+        prepared = _preprocess(src, work / "pre.onnx") if cfg.preprocess else src
+        ranges = calibrate(prepared, windows, cfg, work, progress)
+        cache = work / "ranges.json"
+        save_tensors_data(ranges, cache)
+        extra = {"ActivationSymmetric": True, "WeightSymmetric": True, **cfg.extra}
+        exclude = dynamic_matmuls(onnx.load(str(prepared))) if cfg.weights_only_matmul else []
+        q_path = work / "int8.onnx"
+        quantize_static(str(prepared), str(q_path), calibration_data_reader=None, quant_format=QuantFormat.QDQ,
+                        op_types_to_quantize=list(cfg.ops), per_channel=cfg.per_channel,
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=METHODS[cfg.method], extra_options=extra, nodes_to_exclude=exclude,
+                        calibration_cache_path=str(cache))
+        q = onnx.load(str(q_path))
+        del q.metadata_props[:]
+        for k, v in sorted(_int8_metadata(original, cfg, windows, src).items()):
+            entry = q.metadata_props.add()
+            entry.key, entry.value = k, v
+        qdq = sum(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in q.graph.node)
+        final = work / "final.onnx"
+        onnx.save_model(q, str(final), save_as_external_data=False)
+        os.replace(final, out)
+    return QuantResult(out, ranges, int(len(windows)), qdq)
