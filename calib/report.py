@@ -22,7 +22,6 @@ import onnxruntime as ort
 from crossglg.model_meta import EMBEDDING_NAME, INPUT_NAME, read_onnx_metadata
 from train.datasets import Sample
 from train.oneshot_eval import cosine_predictor, evaluate_predictor, public_summary, split_queries
-
 from train.protocols import Split
 
 from .windows import labelled_windows, model_input_spec, protocol_split
