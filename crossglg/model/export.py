@@ -99,6 +99,7 @@ def export_onnx(
     if isinstance(model, SkeletonBranch):
         meta = default_metadata(model)
         t = frames or model.cfg.frames
+        meta["frames"] = str(t)  # the graph's T, even when it differs from the training config
         shape = input_shape or (2, model.cfg.in_channels, t, model.num_joints, model.cfg.max_bodies)
         names = output_names or (
             [EMBEDDING_NAME] if model.head.classifier is None else [EMBEDDING_NAME, LOGITS_NAME])

@@ -103,16 +103,24 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(5):
                 s.run(None, {"skeleton": x})
         times: dict[str, list[float]] = {k: [] for k in sessions}
+        cpu: dict[str, list[float]] = {k: [] for k in sessions}
         for _ in range(args.rounds):
             for k, s in sessions.items():
-                t0 = time.perf_counter()
+                c0, t0 = time.process_time(), time.perf_counter()
                 s.run(None, {"skeleton": x})
                 times[k].append((time.perf_counter() - t0) * 1e3)
+                cpu[k].append((time.process_time() - c0) * 1e3)
     med = {k: statistics.median(v) for k, v in times.items()}
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
     result = {
         "threads": args.threads, "batch": args.batch, "frames": args.frames, "rounds": args.rounds,
         "median_ms": med,
         "p90_ms": {k: sorted(v)[int(0.9 * (len(v) - 1))] for k, v in times.items()},
+        # CPU time of this process per run: robust to other load on a shared machine (all threads summed)
+        "median_cpu_ms": med_cpu,
+        "cpu_speedup_ours_infogcn_vs_reference": med_cpu["reference_infogcn"] / med_cpu["ours_infogcn"],
+        "cpu_speedup_ours_infogcn_vs_reference_guarded": (med_cpu["reference_infogcn_guarded"]
+                                                          / med_cpu["ours_infogcn"]),
         "speedup_ours_infogcn_vs_reference": med["reference_infogcn"] / med["ours_infogcn"],
         "speedup_ours_crossglg_vs_reference": med["reference_infogcn"] / med["ours_crossglg"],
         "speedup_ours_infogcn_vs_reference_guarded": med["reference_infogcn_guarded"] / med["ours_infogcn"],
