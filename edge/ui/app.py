@@ -55,6 +55,7 @@ class CrossGLGApp(App[int]):
 
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute: subclasses elsewhere find it too
     TITLE = "CrossGLG live"
+    ENABLE_COMMAND_PALETTE = False  # every action has a key; the palette would only add theme switching
     BINDINGS = [
         Binding("e", "enroll", "Enroll"),
         Binding("d", "remove", "Remove"),
@@ -100,6 +101,7 @@ class CrossGLGApp(App[int]):
         self.max_fps = max_fps
         self._last_redraw = -1e9
         self._redraw_pending = False
+        self._hb_count: object = None
 
     # ---- layout ---------------------------------------------------------------------------
 
@@ -154,8 +156,13 @@ class CrossGLGApp(App[int]):
                 self.screen.show_progress(progress)
             if progress.phase == "done":
                 self._fetch_labels()
-        if restarted:
-            self._fetch_labels()  # a restarted runtime may have a different support set
+        count = self.state.status.get("actions")
+        recount = isinstance(count, int) and count != self._hb_count
+        self._hb_count = count
+        if restarted or (recount and self.state.enrolled_known and count != len(self.state.enrolled)):
+            # a restarted runtime, or a heartbeat counting a different number of actions (enrolled
+            # or removed by another client): re-read the list (once per change, not per message)
+            self._fetch_labels()
         self.stale = False
         self._request_redraw()
 
@@ -207,6 +214,9 @@ class CrossGLGApp(App[int]):
             out.append((f"runtime {runtime_state}", "info" if runtime_state == "enrolling" else "warn"))
         if self.state.status.get("error"):
             out.append((f"error: {self.state.status['error']}", "bad"))
+        job = self.state.enrollment
+        if job is not None and job.phase in ("countdown", "recording", "processing") and not self.stale:
+            out.append((f"\u25cf enrolling {job.label}: {job.phase}", "bad" if job.phase == "recording" else "warn"))
         out.append((f"backend {self.state.backend or '?'}", "info"))
         out.append((f"model {self.state.model_id or '?'}", "info"))
         if self.control is None:

@@ -67,6 +67,7 @@ def test_enroll_flow_new_action_appears_in_bars(publisher: Publisher, runtime) -
             fake.progress("countdown", seconds_left=2.0)
             await wait_until(pilot, lambda: screen.phase == "countdown", what="countdown")
             assert screen.query_one("#enroll-count", Digits).value == "2"
+            assert ("\u25cf enrolling drink water: countdown", "warn") in app.badges()
             fake.progress("countdown", seconds_left=1.0)
             await wait_until(pilot, lambda: screen.query_one("#enroll-count", Digits).value == "1", what="tick")
             fake.progress("recording", seconds_left=3.0)
@@ -163,5 +164,23 @@ def test_unreachable_control_is_a_badge_not_a_hang(publisher: Publisher) -> None
             await pilot.press(*"wave", "enter")
             await wait_until(pilot, lambda: app.screen.phase == "failed", what="the timeout")
             assert "no reply" in _status(app.screen)
+
+    asyncio.run(main())
+
+
+def test_enrollment_elsewhere_shows_up_from_the_heartbeat_count(publisher: Publisher, runtime) -> None:
+    fake, server = runtime
+
+    async def main() -> None:
+        app = CrossGLGApp(publisher.endpoint, server.endpoint)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await connect(pilot, publisher)
+            await wait_until(pilot, lambda: app.state.enrolled == ["wave", "clap"], what="the enrolled list")
+            fake.labels.append("kick")  # e.g. `crossglg-edge enroll` from another terminal
+            publisher.set_status(actions=3)  # the runtime's heartbeat counts its actions
+            publisher.heartbeat()
+            # well before the 5 s list poll
+            await wait_until(pilot, lambda: "kick" in _plain(app.query_one(ScoreBars)), timeout=3.0,
+                             what="the list re-read after the count changed")
 
     asyncio.run(main())
