@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .errors import EdgeError
@@ -35,7 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_native_logs() -> None:
+    """Silence OpenCV's and MediaPipe's own C++ log lines (a missing camera makes OpenCV print
+    several 'error' lines of its own) unless the user set these variables: our one-line messages
+    say what went wrong."""
+    for key, value in (("OPENCV_LOG_LEVEL", "OFF"), ("GLOG_minloglevel", "2"), ("TF_CPP_MIN_LOG_LEVEL", "2")):
+        os.environ.setdefault(key, value)
+
+
 def main(argv: list[str] | None = None) -> int:
+    quiet_native_logs()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):

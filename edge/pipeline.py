@@ -297,6 +297,8 @@ class Pipeline:
             if self._reason is None:
                 self._reason = "source_end"
             self._stop.set()
+            self.state = "error" if self._reason == "error" else "stopped"
+            self._update_status()  # heartbeats (still running in UI mode) now say why it ended
             self._done.set()
 
     # ---- pose topic ----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from crossglg.preprocess import PREPROCESS_VERSION, PreprocessConfig, preprocess
 
 from .engines import EngineBase, EngineUnavailableError, ModelMeta, load_engine
 from .errors import EdgeError
-from .store import SupportStore
+from .store import StoreMismatchError, SupportStore
 
 
 class ModelError(EdgeError):
@@ -95,9 +95,13 @@ def open_support_store(root: str | os.PathLike[str], engine: EngineBase, create:
     """Open (or create) the store at ``root`` for this model; a store of another model raises
     :class:`edge.store.StoreMismatchError` (a ValueError saying how to re-embed)."""
     fingerprint, pp_id = store_keys(engine)
-    if create:
-        return SupportStore.open_or_create(root, fingerprint, pp_id)
-    return SupportStore.open(root, fingerprint, pp_id)
+    try:
+        if create:
+            return SupportStore.open_or_create(root, fingerprint, pp_id)
+        return SupportStore.open(root, fingerprint, pp_id)
+    except StoreMismatchError as exc:
+        raise StoreMismatchError(f"{exc} From the command line: crossglg-edge actions reembed --model "
+                                 f"{getattr(engine, 'path', 'MODEL')} --store {root}") from None
 
 
 def embed_clips(engine: EngineBase, cfg: PreprocessConfig, clips: list[np.ndarray]) -> np.ndarray:

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..runtime import default_store_dir
+from ..runtime import default_store_dir, embed_clip, open_model, preprocess_config_for
 from ..store import SupportStore
 from ..store_manifest import MANIFEST
 
@@ -20,7 +20,7 @@ HELP = "List, remove or rename enrolled actions in a support store."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="action_command", metavar="list|remove|rename", required=True)
+    sub = parser.add_subparsers(dest="action_command", metavar="list|remove|rename|reembed", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--store", default=None, metavar="DIR", help=f"support store (default {default_store_dir()})")
     common.add_argument("--json", action="store_true", help="machine-readable output")
@@ -30,6 +30,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("rename", parents=[common], help="give an action a new label")
     p.add_argument("label")
     p.add_argument("new_label")
+    p = sub.add_parser("reembed", parents=[common], help="re-embed every exemplar with another model (after an update)")
+    p.add_argument("--model", required=True, metavar="MODEL.onnx", help="the model the runtime will use")
+
+
+def _reembed(args: argparse.Namespace, root: Path) -> int:
+    """Recompute every embedding from the stored raw clips with ``--model`` (all or nothing)."""
+    with open_model(args.model) as engine:
+        pp = preprocess_config_for(engine.meta)
+        store = SupportStore.open(root, allow_mismatch=True)
+        n = store.reembed(lambda clip: embed_clip(engine, pp, clip), engine.meta.fingerprint, pp.id)
+    result = {"reembedded": n, "model_id": engine.meta.model_id}
+    print(json.dumps(result) if args.json else f"re-embedded {n} exemplar(s) with {engine.meta.model_id}")
+    return 0
 
 
 def _open(args: argparse.Namespace) -> SupportStore | None:
@@ -66,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if store is None:  # unreachable: _open raised
         return 2
+    if args.action_command == "reembed":
+        return _reembed(args, store.root)
     slug = _find(store, args.label)
     if args.action_command == "remove":
         store.remove_action(slug)

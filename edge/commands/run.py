@@ -129,7 +129,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"crossglg-edge run: {pipeline.source.name} -> {pipeline.engine.meta.model_id} "
               f"({pipeline.engine.backend}), {n} action(s) enrolled; {where}", file=sys.stderr)  # fmt: skip
         result = None
-        if not args.headless:
+        if not args.headless and not (sys.stdin.isatty() and sys.stdout.isatty()):
+            print("crossglg-edge run: no terminal for the UI; running headless (pass --headless to say so)",
+                  file=sys.stderr)  # fmt: skip
+        elif not args.headless:
             result = _run_with_ui(args, pipeline, control)
             if result is None:
                 print("crossglg-edge run: the terminal UI is not available in this build; running headless "
