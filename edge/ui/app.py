@@ -163,7 +163,8 @@ class CrossGLGApp(App[int]):
             # a restarted runtime, or a heartbeat counting a different number of actions (enrolled
             # or removed by another client): re-read the list (once per change, not per message)
             self._fetch_labels()
-        self.stale = False
+        if messages:
+            self.stale = False
         self._request_redraw()
 
     def _request_redraw(self) -> None:
