@@ -21,6 +21,7 @@ import argparse
 import json
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -88,15 +89,25 @@ def whole_pipeline(args, engine, store_dir: Path) -> dict:
             if sub.recv(timeout=0.025) is not None:
                 break
         sub.drain()
+        labels, delays = [], []
+        done = threading.Event()
+
+        def receive() -> None:  # concurrently, so publish -> receive delays are real
+            while not done.is_set():
+                m = sub.recv(timeout=0.1)
+                if m is not None and m.kind == "label":
+                    delays.append(time.time() - m.payload["t_pub"])
+                    labels.append(m.payload)
+
+        reader = threading.Thread(target=receive, daemon=True)
+        reader.start()
         pipe = Pipeline(source, engine, store, pub, cfg)
         t0 = time.monotonic()
         result = pipe.run()
         seconds = time.monotonic() - t0
-        labels, delays = [], []
-        while (m := sub.recv(timeout=0.5)) is not None:
-            if m.kind == "label":
-                labels.append(m.payload)
-                delays.append(time.time() - m.payload["t_pub"])
+        time.sleep(0.5)
+        done.set()
+        reader.join()
     if result.error:
         raise SystemExit(f"pipeline failed: {result.error}")
     model = [p["latency_ms"] for p in labels if "model" in p["latency_ms"]]
