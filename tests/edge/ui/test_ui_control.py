@@ -14,7 +14,8 @@ from textual.widgets import Digits, Input, Static
 from ui_helpers import FakeRuntime, connect, wait_until
 
 from edge.control import ControlConfig, ControlServer
-from edge.publisher import Publisher
+from edge.keys import generate_keypair
+from edge.publisher import Publisher, PublisherConfig
 from edge.ui.app import CrossGLGApp
 from edge.ui.screens import EnrollScreen, RemoveScreen, RenameScreen
 from edge.ui.widgets import EventLog, ScoreBars
@@ -184,3 +185,30 @@ def test_enrollment_elsewhere_shows_up_from_the_heartbeat_count(publisher: Publi
                              what="the list re-read after the count changed")
 
     asyncio.run(main())
+
+
+def test_curve_stream_and_control_with_the_runtime_key(tmp_path) -> None:
+    """With CURVE the UI needs the runtime's public key for both sockets; without it, it hears nothing."""
+    public, secret = generate_keypair(tmp_path, "server")
+    with Publisher(PublisherConfig(endpoint="tcp://127.0.0.1:*", source="cam0", curve_secret_key=str(secret))) as pub:
+        fake = FakeRuntime(pub, ["wave"])
+        with ControlServer(fake, ControlConfig(endpoint="tcp://127.0.0.1:*", curve_secret_key=str(secret))) as server:
+            server.start()
+
+            async def main(key: str | None) -> CrossGLGApp:
+                app = CrossGLGApp(pub.endpoint, server.endpoint, server_key=key, control_timeout=0.5)
+                async with app.run_test(size=(120, 40)) as pilot:
+                    if key is None:
+                        for _ in range(20):
+                            pub.heartbeat()
+                            await pilot.pause(0.05)
+                        await wait_until(pilot, lambda: app.control_ok is False, what="the control failure")
+                    else:
+                        await connect(pilot, pub)
+                        await wait_until(pilot, lambda: app.state.enrolled == ["wave"], what="the list over CURVE")
+                return app
+
+            assert asyncio.run(main(str(public))).control_ok
+            assert asyncio.run(main(str(secret))).control_ok  # what `crossglg-edge run` passes: its own key file
+            plain = asyncio.run(main(None))
+            assert plain.state.received == 0 and not plain.state.enrolled
