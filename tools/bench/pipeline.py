@@ -134,6 +134,7 @@ def main() -> None:
     ap.add_argument("--no-mirror", dest="mirror", action="store_false", help="NTU videos are mirrored (default on)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    args.video = args.video.resolve()
 
     from edge.runtime import embed_clip, open_model, open_support_store, preprocess_config_for
     from edge.skeleton_files import load_skeleton_file
@@ -159,7 +160,7 @@ def main() -> None:
     pipe_fps = [r["frames"] / r["seconds"] for r in pipe_runs]
     lat = [v for r in pipe_runs for v in r["latency_total_ms"]]
     out = {
-        "video": str(args.video.relative_to(DATA) if args.video.is_relative_to(DATA) else args.video),
+        "video": str(args.video.relative_to(DATA.resolve()) if args.video.is_relative_to(DATA.resolve()) else args.video),
         "frames_per_replay": pose_runs[0]["frames"], "rounds": args.rounds, "model": engine.meta.model_id,
         "model_frames": engine.meta.frames, "ort_threads": args.threads, "stride": args.stride,
         "mediapipe_alone_fps": round(statistics.median(pose_fps), 2),
