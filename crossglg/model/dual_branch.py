@@ -82,6 +82,12 @@ class CrossGLGModel(nn.Module):
         if self.cross_modal is not None and labels is not None:
             if self.text_feats is None:
                 raise ValueError("l2g is on but no text features were set: call set_text_guidance(text_feats, k_gt)")
+            k = self.cfg.num_classes
+            if labels.dim() != 1 or labels.shape[0] != x.shape[0] or labels.dtype not in (torch.int64, torch.int32):
+                raise ValueError(f"labels: expected integer class ids of shape ({x.shape[0]},), "
+                                 f"got {labels.dtype} {tuple(labels.shape)}")
+            if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= k):
+                raise ValueError(f"labels: expected class ids in [0, {k}), got [{int(labels.min())}, {int(labels.max())}]")
             text = self.text_feats[labels]  # (N, V, D_text): the description of each sample's class
             fused = self.cross_modal(text, skeleton_joint_features(f.final, self.cfg.max_bodies))
             logits_c = classifier(fused)

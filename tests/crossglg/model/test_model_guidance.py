@@ -158,6 +158,11 @@ def test_guidance_errors_are_clear() -> None:
         model.set_text_guidance(torch.randn(K, 18, D_TEXT))
     with pytest.raises(ValueError, match=r"k_gt: expected shape \(6, 25\)"):
         model.set_text_guidance(k_gt=torch.rand(K + 1, V))
+    model.set_text_guidance(torch.randn(K, V, D_TEXT), torch.rand(K, V))
+    with pytest.raises(ValueError, match=r"class ids in \[0, 6\)"):
+        model(x, torch.tensor([0, 1, 2, 6]))
+    with pytest.raises(ValueError, match="shape \\(4,\\)"):
+        model(x, torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="n_pre"):
         CrossGLGModel(ModelConfig(num_classes=K, n_pre=9))
     with pytest.raises(ValueError, match="unknown fields"):
