@@ -170,6 +170,13 @@ class ScoreBars(StateWidget):
             return text
         view = self.state.primary()
         current = view.label if view is not None and view.state == "action" else None
+        hidden = 0
+        if len(rows) > max(1, self.size.height):
+            # more actions than lines: keep the best-scoring ones (in their usual order) and say so
+            keep = max(1, self.size.height - 1)
+            best = sorted(range(len(rows)), key=lambda i: -(rows[i][1] if rows[i][1] is not None else -1.0))[:keep]
+            hidden = len(rows) - keep
+            rows = [rows[i] for i in sorted(best)]
         name_w = max(6, min(24, max(len(lbl) for lbl, _ in rows), width // 3))
         bar_w = max(4, width - name_w - 8)
         for i, (lbl, score) in enumerate(rows):
@@ -183,6 +190,8 @@ class ScoreBars(StateWidget):
             else:
                 text.append(bar(score, bar_w), style="green" if hot else "dodger_blue2")
                 text.append(f" {score:5.2f}")
+        if hidden:
+            text.append(f"\n\u2026 {hidden} more (lower scores)", style="italic grey50")
         return text
 
 

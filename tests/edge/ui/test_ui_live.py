@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ui_helpers import connect, make_publisher, wait_until
+from ui_helpers import connect, label_fields, make_publisher, message, wait_until
 
 from edge.publisher import Publisher
 from edge.ui.app import CrossGLGApp
@@ -129,5 +129,24 @@ def test_help_resize_and_quit(publisher: Publisher) -> None:
             await pilot.pause()
         assert app.return_code == 0
         assert app.feed is not None and not app.feed._thread.is_alive()
+
+    asyncio.run(main())
+
+
+def test_many_actions_keep_the_best_bars_in_view() -> None:
+    async def main() -> None:
+        app = CrossGLGApp("tcp://127.0.0.1:5556", start_feed=False, clock=lambda: 5.0)
+        async with app.run_test(size=(100, 30)) as pilot:
+            labels = [f"action {i:02d}" for i in range(40)]
+            app.state.set_enrolled(labels)
+            app.ingest([message("label", 0, **label_fields(1, "action", "action 33", 0.9,
+                                                           [("action 33", 0.9), ("action 05", 0.7)], 40.0))])
+            await pilot.pause(0.2)
+            bars = app.query_one(ScoreBars)
+            lines = _text(bars).split("\n")
+            assert len(lines) == bars.size.height  # fits its box
+            assert "more (lower scores)" in lines[-1]
+            shown = [line.split()[1] for line in lines[:-1]]
+            assert "33" in shown and "05" in shown and shown == sorted(shown)  # best kept, usual order
 
     asyncio.run(main())
