@@ -1,9 +1,9 @@
 """What the terminal UI knows about the live stream, kept apart from Textual so it is plain data.
 
 :class:`LiveState` ingests decoded :class:`edge.protocol.Message` objects (labels, events,
-heartbeats, poses) and answers what the widgets need: the primary track, a score per enrolled action,
-the event history, fps and latency series, and badges. Time comes in as ``now`` (a monotonic clock
-chosen by the app), so tests can freeze it.
+heartbeats, poses, enrollment progress) and answers what the widgets need: the primary track, a score
+per enrolled action, the event history, fps and latency series, the skeletons. Time comes in as
+``now`` (a monotonic clock chosen by the app), so tests can freeze it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from edge import protocol
 from edge.protocol import Message
 
-TrackKey = tuple[str, "int | None"]
+TrackKey = tuple[str, int | None]  # (source, track_id); track_id None = "nobody in view"
 
 
 @dataclass
