@@ -9,8 +9,10 @@ Speed choices (the maths is unchanged, ``tests`` check it against ``reference_in
 * SA-GC is vectorised over heads. The per-head graph products are one batched matmul whose
   result is already laid out as ``(N, T, V, H*C)``; the three per-head 1x1 convs and their sum
   then collapse into one GEMM with a ``(C_out, H*C)`` weight. No einsum, no per-head loop.
-* The three MS-TCN branches that start with a 1x1 conv + BN + ReLU share one conv (their weights
-  concatenated), so ORT runs one larger GEMM instead of three small ones.
+* The three MS-TCN branches that start with a 1x1 conv + BN + ReLU keep their weights in one
+  conv: training runs it as one larger GEMM; the eval graph slices it into three convs (a Split
+  would force ONNX Runtime out of its blocked conv layout). Attention q/k likewise: two GEMMs on
+  weight slices instead of GEMM + Split.
 * Eval-mode BatchNorms after GEMMs are folded into the GEMM weights; the input BatchNorm is a
   broadcast affine in eval mode (no permutes).
 * Attention logits are kept within 60 of their row max: the reference's peaked softmax yields
@@ -169,7 +171,8 @@ class MSTCN(nn.Module):
 class InfoGCNBlock(nn.Module):
     """SA-GC -> (optional joint reweighting) -> MS-TCN, + residual, ReLU.
 
-    ``(N, C_in, T, V)`` -> ``(N, C_out, T/stride, V)``; ``joint_weight`` ``(N, V)`` or None.
+    ``(N, C_in, T, V)`` -> ``(N, C_out, T/stride, V)``; ``joint_weight`` ``(N, V)`` or None, where
+    N here is the folded batch ``N*M`` of the encoder.
     """
 
     def __init__(self, in_channels: int, out_channels: int, num_joints: int, stride: int = 1, num_heads: int = 3):
