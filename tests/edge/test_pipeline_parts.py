@@ -15,8 +15,8 @@ from edge import protocol
 from edge.client import subscribe
 from edge.enrollment import EnrollRecorder, resample_clip
 from edge.frames import SkeletonFrame, make_person
-from edge.pipeline import FrameQueue, RateMeter
 from edge.publisher import Publisher, PublisherConfig
+from edge.queueing import FrameQueue, RateMeter
 from edge.recognizer import TimedFrame
 from edge.runtime import default_store_dir, parse_preprocess_id
 from edge.sources import Source
@@ -148,6 +148,6 @@ def test_runtime_imports_no_torch() -> None:
     import sys
 
     code = ("import sys, edge.cli; edge.cli.build_parser(); import edge.pipeline, edge.control, edge.recognizer, "
-            "edge.enrollment, edge.runtime, edge.commands.run, edge.commands.enroll, edge.commands.actions; "
+            "edge.enrollment, edge.runtime, edge.queueing, edge.commands.run, edge.commands.enroll, edge.commands.actions; "
             "sys.exit(int('torch' in sys.modules or 'transformers' in sys.modules))")  # fmt: skip
     assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
