@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     g = parser.add_argument_group("runtime")
     g.add_argument("--headless", action="store_true", help="no terminal UI")
-    g.add_argument("--max-seconds", type=float, default=None, metavar="S", help="stop after S seconds (scripts, tests)")
+    g.add_argument("--max-seconds", type=float, default=None, metavar="S",
+                   help="stop after S seconds (headless runs: scripts, tests)")  # fmt: skip
     g.add_argument("--pub", default=DEFAULT_ENDPOINT, metavar="ENDPOINT", help=f"label publisher (default {DEFAULT_ENDPOINT})")
     g.add_argument("--control", default=DEFAULT_CONTROL_ENDPOINT, metavar="ENDPOINT",
                    help=f"control channel for the UI / scripts (default {DEFAULT_CONTROL_ENDPOINT}; 'off' disables)")  # fmt: skip
