@@ -55,15 +55,21 @@ class QuantConfig:
             products Q K^T and A x in float32: their operands are data dependent and peaked).
         preprocess: run ORT's ``quant_pre_process`` (shape inference + basic graph fusions) first.
         calib_batch: windows per calibration ``run`` (memory vs speed; ranges are identical).
+        float_stem: keep the first Conv/MatMul/Gemm nodes, up to the first Conv (the stem on the
+            raw 3-channel input: negligible compute, but its error propagates through all blocks), in float32.
+        exclude: node names to keep in float32 (names of the pre-processed graph).
+        extra: further ``extra_options`` for ``quantize_static``.
     """
 
-    method: str = "minmax"
+    method: str = "percentile"
     percentile: float = 99.999
     ops: tuple[str, ...] = DEFAULT_OPS
     per_channel: bool = True
     weights_only_matmul: bool = False
     preprocess: bool = True
     calib_batch: int = 8
+    exclude: tuple[str, ...] = ()
+    float_stem: bool = True
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -78,7 +84,7 @@ class QuantConfig:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["ops"] = list(self.ops)
+        d["ops"], d["exclude"] = list(self.ops), list(self.exclude)
         return d
 
 
@@ -142,6 +148,17 @@ def dynamic_matmuls(model: onnx.ModelProto) -> list[str]:
     return names
 
 
+def stem_nodes(model: onnx.ModelProto) -> list[str]:
+    """Names of the compute nodes (Conv, MatMul, Gemm) up to and including the first Conv."""
+    names = []
+    for node in model.graph.node:  # ONNX graphs are stored in topological order
+        if node.op_type in ("Conv", "MatMul", "Gemm") and node.name:
+            names.append(node.name)
+            if node.op_type == "Conv":
+                break
+    return names
+
+
 def _int8_metadata(src: onnx.ModelProto, cfg: QuantConfig, windows: np.ndarray, source: Path) -> dict[str, str]:
     """Metadata of the INT8 file: the FP32 model's, plus a new fingerprint (its embeddings differ
     slightly, so support stores re-embed) and the quantisation recipe."""
@@ -190,8 +207,11 @@ def quantize_model(
         ranges = calibrate(prepared, windows, cfg, work, progress)
         cache = work / "ranges.json"
         save_tensors_data(ranges, cache)
-        extra = {"ActivationSymmetric": True, "WeightSymmetric": True, **cfg.extra}
-        exclude = dynamic_matmuls(onnx.load(str(prepared))) if cfg.weights_only_matmul else []
+        # QuantizeBias off: biases stay float (TensorRT's Q/DQ takes int8 tensors, not int32 biases)
+        extra = {"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False, **cfg.extra}
+        graph = onnx.load(str(prepared))
+        exclude = list(cfg.exclude) + (dynamic_matmuls(graph) if cfg.weights_only_matmul else [])
+        exclude += stem_nodes(graph) if cfg.float_stem else []
         q_path = work / "int8.onnx"
         quantize_static(str(prepared), str(q_path), calibration_data_reader=None, quant_format=QuantFormat.QDQ,
                         op_types_to_quantize=list(cfg.ops), per_channel=cfg.per_channel,

@@ -19,21 +19,36 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 from onnxruntime.quantization import write_calibration_table
-from onnxruntime.quantization.calibrate import TensorsData
+from onnxruntime.quantization.calibrate import TensorData, TensorsData
 
 TABLE_FILES = ("calibration.flatbuffers", "calibration.json", "calibration.cache")
+
+
+def symmetric_ranges(ranges: TensorsData) -> dict[str, TensorData]:
+    """``{tensor: TensorData(lowest=-a, highest=a)}`` with ``a = max(|lowest|, |highest|)``.
+
+    TensorRT's INT8 is symmetric (one dynamic range per tensor), and ORT's writer stores
+    ``max(highest, lowest)`` (i.e. ``highest``) as that range, which under-states it whenever
+    ``|lowest| > highest`` (histogram calibrators return asymmetric ranges).
+    """
+    out = {}
+    for name, data in ranges.items():
+        lo, hi = data.range_value
+        a = np.float32(max(abs(float(np.max(lo))), abs(float(np.max(hi)))))
+        out[name] = TensorData(lowest=-a, highest=a)
+    return out
 
 
 def write_trt_table(ranges: TensorsData, out_dir: str | os.PathLike[str]) -> list[Path]:
     """Write the three table files into ``out_dir`` (each replaced atomically); returns their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if not len(list(ranges.keys())):
+    if not list(ranges.keys()):
         raise ValueError("calibration table: no tensor ranges to write")
-    # ORT's writer expects {name: TensorData}; TensorsData behaves like that mapping
     with tempfile.TemporaryDirectory(prefix=".trt-table-", dir=out) as tmp:
-        write_calibration_table(ranges, dir=tmp)
+        write_calibration_table(symmetric_ranges(ranges), dir=tmp)
         written = []
         for name in TABLE_FILES:
             src = Path(tmp) / name

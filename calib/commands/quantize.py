@@ -20,12 +20,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--protocol", default="realdata", help="one-shot protocol whose BASE classes feed calibration")
     p.add_argument("--windows", type=int, default=256, help="calibration windows (default 256)")
     p.add_argument("--seed", type=int, default=0, help="seed of the (deterministic) window selection")
-    p.add_argument("--method", choices=sorted(METHODS), default="minmax", help="calibration method")
+    p.add_argument("--method", choices=sorted(METHODS), default="percentile",
+                   help="calibration method (default percentile: min/max ranges are dominated by rare outliers)")
     p.add_argument("--percentile", type=float, default=99.999, help="kept share of |x| for --method percentile")
     p.add_argument("--ops", default=",".join(DEFAULT_OPS), help="op types to quantise, comma separated")
     p.add_argument("--weights-only-matmul", action="store_true",
                    help="keep MatMuls without a constant operand (attention products) in float32")
     p.add_argument("--per-tensor", action="store_true", help="per-tensor weight scales (default per channel)")
+    p.add_argument("--int8-stem", action="store_true", help="quantise the stem too (default: first conv stays float32)")
+    p.add_argument("--exclude", default="", help="node names to keep in float32, comma separated")
     p.add_argument("--no-preprocess", action="store_true", help="skip ORT's quant_pre_process pass")
     p.add_argument("--out", required=True, help="INT8 ONNX to write")
     p.add_argument("--trt-table", default="", metavar="DIR",
@@ -45,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"ONNX model not found: {src}")
     ops = tuple(o.strip() for o in args.ops.split(",") if o.strip())
     cfg = QuantConfig(method=args.method, percentile=args.percentile, ops=ops, per_channel=not args.per_tensor,
-                      weights_only_matmul=args.weights_only_matmul, preprocess=not args.no_preprocess)
+                      weights_only_matmul=args.weights_only_matmul, preprocess=not args.no_preprocess,
+                      float_stem=not args.int8_stem,
+                      exclude=tuple(n.strip() for n in args.exclude.split(",") if n.strip()))
     progress = not args.no_progress
     t0 = time.perf_counter()
     spec = model_input_spec(src)

@@ -1,0 +1,106 @@
+"""Q/DQ INT8 quantisation of a real exported model, and the TensorRT-provider table."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import numpy_helper
+
+from calib.quantize import QuantConfig, dynamic_matmuls
+from calib.table import TABLE_FILES, write_trt_table
+from edge.engines.onnx_prep import qdq_problems
+
+pytestmark = pytest.mark.realdata
+
+
+def _embed(path, x: np.ndarray) -> np.ndarray:
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return sess.run(["embedding"], {"skeleton": x})[0]
+
+
+def test_int8_has_symmetric_per_channel_qdq(tiny_int8) -> None:
+    model = onnx.load(str(tiny_int8.path))
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("QuantizeLinear") > 0 and ops.count("DequantizeLinear") > 0
+    assert tiny_int8.qdq_nodes == ops.count("QuantizeLinear") + ops.count("DequantizeLinear")
+    assert qdq_problems(model) == []  # the engines' TensorRT check: int8, zero points 0
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    per_channel = 0
+    for node in model.graph.node:
+        if node.op_type == "DequantizeLinear" and node.input[0] in inits:  # a quantised weight
+            scale = inits[node.input[1]]
+            if scale.ndim == 1 and scale.size > 1:
+                axis = {a.name: a.i for a in node.attribute}.get("axis", 1)
+                assert scale.size == inits[node.input[0]].shape[axis]
+                per_channel += 1
+            zp = inits[node.input[2]]
+            assert zp.dtype == np.int8 and not zp.any()
+    assert per_channel >= 10  # every conv / GEMM weight of the encoder
+
+
+def test_int8_close_to_fp32_on_real_windows(tiny_fp32, tiny_int8, query_windows) -> None:
+    a, b = _embed(tiny_fp32, query_windows), _embed(tiny_int8.path, query_windows)
+    cos = np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    assert cos.mean() > 0.98, cos
+
+
+def test_metadata_kept_and_fingerprint_changed(tiny_fp32, tiny_int8) -> None:
+    src = {p.key: p.value for p in onnx.load(str(tiny_fp32)).metadata_props}
+    dst = {p.key: p.value for p in onnx.load(str(tiny_int8.path)).metadata_props}
+    assert dst["crossglg.preprocess_id"] == src["crossglg.preprocess_id"]
+    assert dst["crossglg.source_fingerprint"] == src["crossglg.fingerprint"] != dst["crossglg.fingerprint"]
+    q = json.loads(dst["crossglg.quantization"])
+    assert q["format"] == "qdq" and q["per_channel"] and q["method"] == "percentile" and q["windows"] == 24
+
+
+def test_weights_only_matmul_excludes_attention_products(tiny_fp32, calib_windows, tmp_path) -> None:
+    from calib.quantize import quantize_model
+
+    names = set(dynamic_matmuls(onnx.load(str(tiny_fp32))))
+    assert names  # SA-GC's Q K^T and A x
+    res = quantize_model(tiny_fp32, tmp_path / "w.onnx", calib_windows[:8],
+                         QuantConfig(weights_only_matmul=True, preprocess=False))
+    model = onnx.load(str(res.path))
+    producer = {o: n.op_type for n in model.graph.node for o in n.output}
+    for node in model.graph.node:
+        if node.name in names:
+            assert all(producer.get(i) != "DequantizeLinear" for i in node.input)
+
+
+def test_trt_table_files(tiny_int8, tmp_path) -> None:
+    paths = write_trt_table(tiny_int8.ranges, tmp_path / "table")
+    assert [p.name for p in paths] == list(TABLE_FILES)
+    assert all(p.stat().st_size > 0 for p in paths)
+    table = json.loads((tmp_path / "table" / "calibration.json").read_text())
+    assert "skeleton" in table and "embedding" in table and len(table) > 50  # every float tensor
+    # the flatbuffers file (what ORT's TensorRT provider reads): one |max| per tensor
+    from onnxruntime.quantization.CalTableFlatBuffers.TrtTable import TrtTable
+
+    fb = TrtTable.GetRootAsTrtTable(bytearray((tmp_path / "table" / "calibration.flatbuffers").read_bytes()), 0)
+    entries = {fb.Dict(i).Key().decode(): float(fb.Dict(i).Value()) for i in range(fb.DictLength())}
+    assert entries.keys() == table.keys()
+    for name in ("skeleton", "embedding"):  # TensorRT's range = max |x| of the calibrated range
+        lo, hi = (float(np.max(v)) for v in tiny_int8.ranges[name].range_value)
+        assert entries[name] == pytest.approx(max(abs(lo), abs(hi)), rel=1e-6)
+        assert table[name]["highest"] == pytest.approx(-table[name]["lowest"])
+    assert not list((tmp_path / "table").glob(".trt-table-*"))  # no temp leftovers
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ValueError, match="method"):
+        QuantConfig(method="kl")
+    with pytest.raises(ValueError, match="percentile"):
+        QuantConfig(percentile=0)
+
+
+def test_stem_stays_float(tiny_int8) -> None:
+    model = onnx.load(str(tiny_int8.path))
+    producer = {o: n.op_type for n in model.graph.node for o in n.output}
+    first_conv = next(n for n in model.graph.node if n.op_type == "Conv")
+    assert producer.get(first_conv.input[1]) != "DequantizeLinear"  # float weight
+    later = [n for n in model.graph.node if n.op_type == "Conv"][1:]
+    assert all(producer.get(n.input[1]) == "DequantizeLinear" for n in later)

@@ -1,0 +1,232 @@
+"""Per-window latency of the reference InfoGCN vs our model (torch, ONNX FP32, ONNX INT8), one run.
+
+Measures, in one process with all models interleaved round by round (2 threads by default):
+
+* ``reference_torch``: the reference-style InfoGCN forward in torch eager;
+* ``reference_ort``: the same model exported (dynamo) and run in ONNX Runtime: the best deployment
+  of the reference, and the baseline of the ratios;
+* ``ours_torch`` / ``ours_fp32`` / ``ours_int8``: our CrossGLG inference model (InfoGCN encoder +
+  JID + head) in torch eager, exported to ONNX, and quantised by ``calib`` (symmetric Q/DQ INT8,
+  calibrated on real windows when ``--data-root`` exists, else on random ones);
+
+at batch 1 and batch 8 (per-window figures = call time / batch), T = 64, M = 1. It also measures
+the fp32 GEMM rate (torch matmul of 2048 x 2048 matrices) in the same run, so the arithmetic floor
+of a window (FLOPs / GEMM rate) is a same-conditions figure. ``--profile DIR`` adds ORT profiles of
+the three ONNX models and prints each one's time share per op type. Weights: the reference's
+BatchNorms are calibrated on random batches; ours gets the reference's weights where they match
+(``to_fast_state_dict``; JID random), so activations have realistic magnitudes.
+
+    .venv/bin/python tools/bench/model_latency.py --json [--rounds 20] [--profile /tmp/prof]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_infogcn_onnx import _calibrate_bn, _RefWrapper  # noqa: E402  (same baseline set-up)
+
+from crossglg.model import ModelConfig, SkeletonBranch, count_flops  # noqa: E402
+from crossglg.model.export import export_onnx  # noqa: E402
+from crossglg.model.reference_infogcn import ReferenceInfoGCN, to_fast_state_dict  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def session(path: Path, threads: int, profile: str = "") -> ort.InferenceSession:
+    """CPU session as the edge engine configures it (all optimisations, inter-op 1)."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if profile:
+        opts.enable_profiling = True
+        opts.profile_file_prefix = profile
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def gemm_gflops(threads: int, n: int = 2048, reps: int = 5) -> float:
+    """Best-of-``reps`` fp32 GEMM rate (GFLOP/s) of torch on ``threads`` threads."""
+    torch.set_num_threads(threads)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def op_shares(profile_json: str) -> dict[str, float]:
+    """Share of node time per op type from an ORT profile (kernel events only)."""
+    events = json.loads(Path(profile_json).read_text())
+    per_op: dict[str, float] = defaultdict(float)
+    for e in events:
+        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"):
+            per_op[e.get("args", {}).get("op_name", "?")] += float(e.get("dur", 0))
+    total = sum(per_op.values()) or 1.0
+    return dict(sorted(((k, v / total) for k, v in per_op.items()), key=lambda kv: -kv[1]))
+
+
+def profile(paths: dict[str, Path], x: np.ndarray, threads: int, out_dir: Path, runs: int = 20) -> dict:
+    """ORT profiles of ``paths`` (batch of ``x``); returns ``{name: {op_type: share}}``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = {}
+    for name, p in paths.items():
+        s = session(p, threads, str(out_dir / name))
+        for _ in range(runs):
+            s.run(None, {"skeleton": x})
+        result[name] = {k: round(v, 4) for k, v in op_shares(s.end_profiling()).items()}
+    return result
+
+
+def calibration_windows(frames: int, data_root: Path, count: int) -> tuple[np.ndarray, str]:
+    """Real base-class windows when the data is there (as users calibrate), else random ones."""
+    if (data_root / "utd_mhad").is_dir():
+        from calib.windows import InputSpec, protocol_split
+        from calib.windows import calibration_windows as real_windows
+        from crossglg.preprocess import PreprocessConfig
+        from crossglg.skeleton.layouts import get_layout
+
+        spec = InputSpec(PreprocessConfig(frames=frames), get_layout("ntu25"))
+        return real_windows(protocol_split("realdata", data_root).train, spec, count), "realdata"
+    return np.random.default_rng(1).standard_normal((count, 3, frames, 25, 1)).astype(np.float32), "random"
+
+
+def time_all(fns: dict[str, callable], rounds: int, warmup: int) -> dict[str, list[float]]:
+    """Milliseconds per call of each function, interleaved; the order rotates every round."""
+    for f in fns.values():
+        for _ in range(warmup):
+            f()
+    names = list(fns)
+    times: dict[str, list[float]] = {k: [] for k in names}
+    for r in range(rounds):
+        for k in names[r % len(names):] + names[: r % len(names)]:
+            t0 = time.perf_counter()
+            fns[k]()
+            times[k].append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--frames", type=int, default=64)
+    ap.add_argument("--classes", type=int, default=100)
+    ap.add_argument("--batches", default="1,8", help="batch sizes, comma separated")
+    ap.add_argument("--data-root", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--calib-windows", type=int, default=64)
+    ap.add_argument("--keep", default="", help="keep the ONNX files in this folder")
+    ap.add_argument("--profile", default="", help="write ORT profiles here and report op time shares")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    logging.disable(logging.WARNING)  # ORT quantiser advice
+    torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
+    shape = (1, 3, args.frames, 25, 1)
+
+    ref = ReferenceInfoGCN(args.classes, num_person=1)
+    _calibrate_bn(ref, shape)
+    ours = SkeletonBranch(ModelConfig(num_classes=args.classes, frames=args.frames, g2l=True))
+    missing = ours.load_state_dict(to_fast_state_dict(ref), strict=False).missing_keys
+    if any(not k.startswith("jid.") for k in missing):
+        raise RuntimeError(f"reference weights do not cover our encoder: {missing}")
+    ours.eval()
+    flops = count_flops(ours, shape)
+    flops_ref = count_flops(_RefWrapper(ref).eval(), shape)
+
+    tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="model_latency-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "reference_ort": export_onnx(_RefWrapper(ref).eval(), tmp / "reference.onnx", dynamo=True,
+                                     input_shape=(2, *shape[1:]), output_names=["embedding", "logits"]),
+        "ours_fp32": export_onnx(ours, tmp / "ours.onnx", dynamo=True),
+    }
+    from calib.quantize import QuantConfig, quantize_model
+
+    win, win_src = calibration_windows(args.frames, Path(args.data_root), args.calib_windows)
+    paths["ours_int8"] = quantize_model(paths["ours_fp32"], tmp / "ours.int8.onnx", win, QuantConfig()).path
+    sessions = {k: session(p, args.threads) for k, p in paths.items()}
+
+    batches = [int(b) for b in args.batches.split(",")]
+    rng = np.random.default_rng(0)
+    inputs = {b: win[rng.integers(0, len(win), size=b)] if len(win) else None for b in batches}
+    # parity: the ONNX files compute what torch computes (same weights, same input)
+    with torch.no_grad():
+        xt = torch.from_numpy(inputs[batches[0]])
+        emb_ours = ours(xt)[0].numpy()
+        emb_ref = ref(xt)[1].numpy()
+    parity = {
+        "ours_fp32_vs_torch": float(np.abs(sessions["ours_fp32"].run(["embedding"], {"skeleton": inputs[batches[0]]})[0]
+                                           - emb_ours).max() / np.abs(emb_ours).max()),
+        "reference_ort_vs_torch": float(np.abs(sessions["reference_ort"].run(["embedding"], {"skeleton": inputs[batches[0]]})[0]
+                                               - emb_ref).max() / np.abs(emb_ref).max()),
+    }
+    gemm = gemm_gflops(args.threads)
+    per_window: dict[str, dict] = {}
+    for b in batches:
+        x = inputs[b]
+        xt = torch.from_numpy(x)
+        fns = {
+            "reference_torch": lambda xt=xt: ref(xt),
+            "reference_ort": lambda x=x: sessions["reference_ort"].run(None, {"skeleton": x}),
+            "ours_torch": lambda xt=xt: ours(xt),
+            "ours_fp32": lambda x=x: sessions["ours_fp32"].run(None, {"skeleton": x}),
+            "ours_int8": lambda x=x: sessions["ours_int8"].run(None, {"skeleton": x}),
+        }
+        with torch.no_grad():
+            times = time_all(fns, args.rounds, args.warmup)
+        per_window[f"batch{b}"] = {
+            k: {"median_ms": statistics.median(v) / b, "p95_ms": float(np.percentile(v, 95)) / b}
+            for k, v in times.items()
+        }
+    gemm_after = gemm_gflops(args.threads)  # the machine is shared: bracket the run
+    floor_ms = flops / (max(gemm, gemm_after) * 1e9) * 1e3
+    ratios = {}
+    for key, res in per_window.items():
+        base = res["reference_ort"]["median_ms"]
+        ratios[key] = {
+            "speedup_fp32": base / res["ours_fp32"]["median_ms"],
+            "speedup_int8": base / res["ours_int8"]["median_ms"],
+            "speedup_torch_vs_reference_torch": res["reference_torch"]["median_ms"] / res["ours_torch"]["median_ms"],
+            "reference_ort_vs_reference_torch": res["reference_torch"]["median_ms"] / base,
+            "floor_ratio": {k: v["median_ms"] / floor_ms for k, v in res.items()},  # 1.0 = at the floor
+        }
+    result = {
+        "threads": args.threads, "frames": args.frames, "rounds": args.rounds, "bodies": 1,
+        "per_window": per_window, "ratios": ratios,
+        "flops_per_window": {"ours": flops, "reference": flops_ref},
+        "gemm_gflops": {"before": gemm, "after": gemm_after},
+        "floor_ms": floor_ms, "calibration": win_src, "parity_rel": parity,
+        "onnxruntime": ort.__version__, "torch": torch.__version__,
+    }
+    if args.profile:
+        result["profile_batch1"] = profile(paths, inputs[batches[0]], args.threads, Path(args.profile))
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        for key, res in per_window.items():
+            print(f"{key}: " + ", ".join(f"{k} {v['median_ms']:.2f} ms (p95 {v['p95_ms']:.2f})" for k, v in res.items()))
+            r = ratios[key]
+            print(f"  speedup_fp32 x{r['speedup_fp32']:.2f}, speedup_int8 x{r['speedup_int8']:.2f} vs reference in ORT; "
+                  f"floor {floor_ms:.2f} ms -> ours_fp32 at x{r['floor_ratio']['ours_fp32']:.2f} of the floor")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
