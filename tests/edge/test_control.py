@@ -165,3 +165,20 @@ def test_enroll_fails_cleanly_when_nobody_moves(tmp_path: Path, data_dir: Path, 
         enroll = [m.payload for m in collect(sub) if m.payload.get("event") == "enroll"]
     assert enroll[-1]["phase"] == "failed" and "no motion" in enroll[-1]["message"]
     assert store.actions == []
+
+
+def test_curve_control_channel_needs_the_server_key(tmp_path: Path, data_dir: Path, engine) -> None:
+    from edge.keys import generate_keypair
+
+    public, secret = generate_keypair(tmp_path / "keys", "server")
+    store = open_support_store(tmp_path / "store", engine)
+    with Publisher(PublisherConfig(endpoint=ANY)) as pub:
+        pipe = Pipeline(Source.from_skeleton_file(utd(data_dir, 23, 2)), engine, store, pub)
+        cfg = ControlConfig(endpoint="tcp://0.0.0.0:*", curve_secret_key=str(secret))  # beyond loopback: CURVE
+        with ControlServer(pipe, cfg) as server:
+            server.start()
+            port = server.endpoint.rsplit(":", 1)[1]
+            with ControlClient(f"tcp://127.0.0.1:{port}", 3.0, server_public_key=public) as ctl:
+                assert ctl.ping() and ctl.list() == []
+            with ControlClient(f"tcp://127.0.0.1:{port}", 0.5) as plain:  # no key: no handshake, no reply
+                assert plain.ping() is False
