@@ -1,4 +1,4 @@
-"""`crossglg-edge`: thin argparse front end; every subcommand lives in `edge/commands/<name>.py`.
+"""`crossglg-edge`: thin front end; every command lives in `edge/commands/<name>.py` (see crossglg.cli).
 
 A command module exposes ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``.
 Add a module to ``COMMANDS`` only once it works.
@@ -6,34 +6,23 @@ Add a module to ``COMMANDS`` only once it works.
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
 import sys
 
+from crossglg.cli import run_cli
+
 from .errors import EdgeError
 
-# subcommand name -> module path (imported lazily so `--help` stays fast and torch-free paths stay so)
-COMMANDS: dict[str, str] = {
-    "models": "edge.commands.models",
-    "listen": "edge.commands.listen",
-    "build-engine": "edge.commands.build_engine",
-    "run": "edge.commands.run",
-    "enroll": "edge.commands.enroll",
-    "actions": "edge.commands.actions",
-    "ui": "edge.commands.ui",
+# name -> (module, one-line help); modules are imported only when their command runs
+COMMANDS: dict[str, tuple[str, str]] = {
+    "models": ("edge.commands.models", "fetch (with sha256 check) or locate the MediaPipe pose landmarker model"),
+    "listen": ("edge.commands.listen", "subscribe to a CrossGLG publisher and print one JSON line per message"),
+    "build-engine": ("edge.commands.build_engine", "build a TensorRT engine from an ONNX model (on the device that will run it) and cache it"),
+    "run": ("edge.commands.run", "recognise enrolled actions live from a camera, video or skeleton stream and publish labels"),
+    "enroll": ("edge.commands.enroll", "record one demonstration of a new action (camera, video or skeleton file) and store it"),
+    "actions": ("edge.commands.actions", "list, remove or rename enrolled actions in a support store"),
+    "ui": ("edge.commands.ui", "watch a CrossGLG runtime's labels live in the terminal; enroll, remove and rename actions"),
 }
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="crossglg-edge", description="Real-time one-shot action recognition on cameras and skeleton streams.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module_path in COMMANDS.items():
-        module = importlib.import_module(module_path)
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(p)
-        p.set_defaults(_run=module.run)
-    return parser
 
 
 def quiet_native_logs() -> None:
@@ -46,19 +35,13 @@ def quiet_native_logs() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     quiet_native_logs()
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "_run", None):
-        parser.print_help()
-        return 2
-    try:
-        return int(args._run(args) or 0)
-    except (ValueError, FileNotFoundError, EdgeError) as exc:
-        print(f"crossglg-edge {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:  # Ctrl-C while starting up (model, camera): no traceback
-        print(f"crossglg-edge {args.command}: interrupted", file=sys.stderr)
-        return 130
+    return run_cli(
+        "crossglg-edge",
+        "Real-time one-shot action recognition on cameras and skeleton streams.",
+        COMMANDS,
+        argv,
+        errors=(ValueError, FileNotFoundError, EdgeError),
+    )
 
 
 if __name__ == "__main__":

@@ -1,48 +1,28 @@
-"""`crossglg-train`: thin argparse front end; every subcommand lives in `train/commands/<name>.py`.
+"""`crossglg-train`: thin front end; every command lives in `train/commands/<name>.py`.
 
-A command module exposes ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``.
-Add a module to ``COMMANDS`` only once it works.
+Commands are imported only when run (see :mod:`crossglg.cli`), so `--help` and torch-free commands
+stay fast. Add a command here only once it works.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
 
-# subcommand name -> module path (imported lazily so `--help` stays fast and torch-free paths stay so)
-COMMANDS: dict[str, str] = {
-    "describe": "train.commands.describe",
-    "descriptions": "train.commands.descriptions",
-    "train": "train.commands.train",
-    "eval": "train.commands.eval",
-    "export": "train.commands.export",
-    "model-info": "train.commands.model_info",
+from crossglg.cli import run_cli
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "describe": ("train.commands.describe", "generate class descriptions with an OpenAI-compatible chat endpoint and merge them into a file"),
+    "descriptions": ("train.commands.descriptions", "inspect action description files (subcommand: check)"),
+    "train": ("train.commands.train", "train a model (YAML config + --set overrides; checkpoints every epoch; --resume)"),
+    "eval": ("train.commands.eval", "one-shot evaluation of a checkpoint (cosine 1-NN + distribution calibration), or --baseline dtw"),
+    "export": ("train.commands.export", "export a checkpoint's text-free inference model to ONNX (dynamic batch, metadata)"),
+    "model-info": ("train.commands.model_info", "print parameter counts (training / inference model) and FLOPs per window"),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="crossglg-train", description="Train, evaluate and export CrossGLG models.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module_path in COMMANDS.items():
-        module = importlib.import_module(module_path)
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(p)
-        p.set_defaults(_run=module.run)
-    return parser
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "_run", None):
-        parser.print_help()
-        return 2
-    try:
-        return int(args._run(args) or 0)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"crossglg-train {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    return run_cli("crossglg-train", "Train, evaluate and export CrossGLG models.", COMMANDS, argv)
 
 
 if __name__ == "__main__":

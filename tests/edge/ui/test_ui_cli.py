@@ -42,7 +42,7 @@ def test_run_ui_needs_an_endpoint() -> None:
 def test_ui_command_is_registered_and_torch_free() -> None:
     from edge.cli import COMMANDS
 
-    assert COMMANDS["ui"] == "edge.commands.ui"
+    assert COMMANDS["ui"][0] == "edge.commands.ui"
     code = (
         "import sys, edge.commands.ui, edge.ui.app; "
         "print([m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers')])"
