@@ -54,9 +54,12 @@ class QuantConfig:
         weights_only_matmul: quantise only MatMuls with a constant B (keeps the attention
             products Q K^T and A x in float32: their operands are data dependent and peaked).
         preprocess: run ORT's ``quant_pre_process`` (shape inference + basic graph fusions) first.
-        calib_batch: windows per calibration ``run`` (memory vs speed; ranges are identical).
+        calib_batch: windows per calibration ``run`` and per ``collect_data`` call (memory bound).
         float_stem: keep the first Conv/MatMul/Gemm nodes, up to the first Conv (the stem on the
             raw 3-channel input: negligible compute, but its error propagates through all blocks), in float32.
+        activations: ``int8`` = symmetric int8 (TensorRT; zero point 0) or ``uint8`` = asymmetric
+            uint8 for ONNX Runtime on x86 CPUs without VNNI, where ORT fuses DQ -> Conv -> Q into
+            QLinearConv only for uint8 activations (with int8 ones the convs stay float between Q/DQ).
         exclude: node names to keep in float32 (names of the pre-processed graph).
         extra: further ``extra_options`` for ``quantize_static``.
     """
@@ -70,6 +73,7 @@ class QuantConfig:
     calib_batch: int = 8
     exclude: tuple[str, ...] = ()
     float_stem: bool = True
+    activations: str = "int8"
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -79,6 +83,8 @@ class QuantConfig:
             raise ValueError(f"percentile must be in (0, 100], got {self.percentile}")
         if not self.ops:
             raise ValueError("ops: at least one op type to quantise")
+        if self.activations not in ("int8", "uint8"):
+            raise ValueError(f"activations must be 'int8' (TensorRT) or 'uint8' (ORT CPU), got {self.activations!r}")
         if self.calib_batch < 1:
             raise ValueError(f"calib_batch must be >= 1, got {self.calib_batch}")
 
@@ -118,14 +124,20 @@ def _preprocess(src: Path, dst: Path) -> Path:
 def calibrate(model_path: Path, windows: np.ndarray, cfg: QuantConfig, work_dir: Path,
               progress: bool = False) -> TensorsData:
     """Ranges of every float tensor of ``model_path`` over ``windows (N, C, T, V, M)``."""
-    extra = {"symmetric": True}  # |x| ranges: what symmetric int8 uses anyway
+    extra: dict = {"symmetric": cfg.activations == "int8"}  # |x| ranges for symmetric int8
     if cfg.method == "percentile":
         extra["percentile"] = cfg.percentile
     calibrator = create_calibrator(model_path, [], augmented_model_path=str(work_dir / "augmented.onnx"),
                                    calibrate_method=METHODS[cfg.method], extra_options=extra)
     # ORT's histogram calibrators print progress to stdout: keep stdout clean for --json
+    # ORT keeps every tensor of every batch of one collect_data call in memory (~15 GB for 256
+    # windows at T=32): feed it one batch per call; MinMax merges ranges, histograms merge bins.
+    from tqdm import tqdm
+
     with contextlib.redirect_stdout(sys.stderr):
-        calibrator.collect_data(WindowReader(windows, batch=cfg.calib_batch, progress=progress))
+        for start in tqdm(range(0, len(windows), cfg.calib_batch), desc="calibrating", disable=not progress,
+                          leave=False):
+            calibrator.collect_data(WindowReader(windows[start : start + cfg.calib_batch], batch=cfg.calib_batch))
         ranges = calibrator.compute_data()
     del calibrator
     return ranges
@@ -171,7 +183,8 @@ def _int8_metadata(src: onnx.ModelProto, cfg: QuantConfig, windows: np.ndarray, 
     meta[META_PREFIX + "source_fingerprint"] = fp32_fp
     meta[META_PREFIX + "model_id"] = (meta.get(META_PREFIX + "model_id") or source.stem) + "-int8"
     meta[META_PREFIX + "quantization"] = json.dumps(
-        {"format": "qdq", "activation": "int8-symmetric", "weight": "int8-symmetric", "windows": int(len(windows)),
+        {"format": "qdq", "activation": "int8-symmetric" if cfg.activations == "int8" else "uint8-asymmetric",
+         "weight": "int8-symmetric", "target": "tensorrt" if cfg.activations == "int8" else "onnxruntime-cpu", "windows": int(len(windows)),
          **cfg.to_dict()}, sort_keys=True)
     return meta
 
@@ -207,15 +220,17 @@ def quantize_model(
         ranges = calibrate(prepared, windows, cfg, work, progress)
         cache = work / "ranges.json"
         save_tensors_data(ranges, cache)
-        # QuantizeBias off: biases stay float (TensorRT's Q/DQ takes int8 tensors, not int32 biases)
-        extra = {"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False, **cfg.extra}
+        # int8 (TensorRT): biases stay float (TensorRT's Q/DQ takes int8 tensors, not int32 biases);
+        # uint8 (ORT CPU): int32 biases, the form ORT's QLinearConv fusion expects
+        sym = cfg.activations == "int8"
+        extra = {"ActivationSymmetric": sym, "WeightSymmetric": True, "QuantizeBias": not sym, **cfg.extra}
         graph = onnx.load(str(prepared))
         exclude = list(cfg.exclude) + (dynamic_matmuls(graph) if cfg.weights_only_matmul else [])
         exclude += stem_nodes(graph) if cfg.float_stem else []
         q_path = work / "int8.onnx"
         quantize_static(str(prepared), str(q_path), calibration_data_reader=None, quant_format=QuantFormat.QDQ,
                         op_types_to_quantize=list(cfg.ops), per_channel=cfg.per_channel,
-                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                        activation_type=QuantType.QInt8 if sym else QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=METHODS[cfg.method], extra_options=extra, nodes_to_exclude=exclude,
                         calibration_cache_path=str(cache))
         q = onnx.load(str(q_path))

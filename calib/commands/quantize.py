@@ -27,6 +27,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights-only-matmul", action="store_true",
                    help="keep MatMuls without a constant operand (attention products) in float32")
     p.add_argument("--per-tensor", action="store_true", help="per-tensor weight scales (default per channel)")
+    p.add_argument("--target", choices=("tensorrt", "ort-cpu"), default="tensorrt",
+                   help="tensorrt (default): symmetric int8 activations, zero points 0, float biases (TensorRT "
+                        "explicit quantization; ORT runs it too); ort-cpu: uint8 activations, which ONNX Runtime "
+                        "fuses into integer kernels on x86 CPUs without VNNI (TensorRT rejects it)")
     p.add_argument("--int8-stem", action="store_true", help="quantise the stem too (default: first conv stays float32)")
     p.add_argument("--exclude", default="", help="node names to keep in float32, comma separated")
     p.add_argument("--no-preprocess", action="store_true", help="skip ORT's quant_pre_process pass")
@@ -49,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     ops = tuple(o.strip() for o in args.ops.split(",") if o.strip())
     cfg = QuantConfig(method=args.method, percentile=args.percentile, ops=ops, per_channel=not args.per_tensor,
                       weights_only_matmul=args.weights_only_matmul, preprocess=not args.no_preprocess,
-                      float_stem=not args.int8_stem,
+                      float_stem=not args.int8_stem, activations="int8" if args.target == "tensorrt" else "uint8",
                       exclude=tuple(n.strip() for n in args.exclude.split(",") if n.strip()))
     progress = not args.no_progress
     t0 = time.perf_counter()

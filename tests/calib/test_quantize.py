@@ -104,3 +104,23 @@ def test_stem_stays_float(tiny_int8) -> None:
     assert producer.get(first_conv.input[1]) != "DequantizeLinear"  # float weight
     later = [n for n in model.graph.node if n.op_type == "Conv"][1:]
     assert all(producer.get(n.input[1]) == "DequantizeLinear" for n in later)
+
+
+def test_ort_cpu_target_fuses_integer_kernels(tiny_fp32, calib_windows, query_windows, tmp_path) -> None:
+    """uint8 activations: ORT turns DQ -> Conv -> Q into QLinearConv on x86 (int8 ones stay float)."""
+    from calib.quantize import quantize_model
+
+    res = quantize_model(tiny_fp32, tmp_path / "cpu.onnx", calib_windows[:12],
+                         QuantConfig(activations="uint8", preprocess=False))
+    meta = {p.key: p.value for p in onnx.load(str(res.path)).metadata_props}
+    assert json.loads(meta["crossglg.quantization"])["target"] == "onnxruntime-cpu"
+    opts = ort.SessionOptions()
+    opts.optimized_model_filepath = str(tmp_path / "cpu_opt.onnx")
+    ort.InferenceSession(str(res.path), opts, providers=["CPUExecutionProvider"])
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "cpu_opt.onnx")).graph.node]
+    assert ops.count("QLinearConv") >= 10
+    a, b = _embed(tiny_fp32, query_windows), _embed(res.path, query_windows)
+    cos = np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    assert cos.mean() > 0.98, cos
+    with pytest.raises(ValueError, match="activations"):
+        QuantConfig(activations="fp8")

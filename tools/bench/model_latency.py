@@ -4,12 +4,17 @@ Measures, in one process with all models interleaved round by round (2 threads b
 
 * ``reference_torch``: the reference-style InfoGCN forward in torch eager;
 * ``reference_ort``: the same model exported (dynamo) and run in ONNX Runtime: the best deployment
-  of the reference, and the baseline of the ratios;
+  of the reference, and the baseline of the ratios; ``reference_ort_guarded``: the same with our
+  subnormal guard on its attention (separates our structural speed-up from the numerical one);
 * ``ours_torch`` / ``ours_fp32`` / ``ours_int8``: our CrossGLG inference model (InfoGCN encoder +
-  JID + head) in torch eager, exported to ONNX, and quantised by ``calib`` (symmetric Q/DQ INT8,
-  calibrated on real windows when ``--data-root`` exists, else on random ones);
+  JID + head) in torch eager, exported to ONNX, and quantised by ``calib``: ``ours_int8`` = the
+  TensorRT-compatible file (symmetric int8), ``ours_int8_cpu`` = ``--target ort-cpu`` (uint8
+  activations, fused into integer kernels by ORT on x86 without VNNI); calibrated on real windows
+  when ``--data-root`` exists, else on random ones;
 
-at batch 1 and batch 8 (per-window figures = call time / batch), T = 64, M = 1. It also measures
+at batch 1 and batch 8 (per-window figures = call time / batch), T = 64, M = 1, on random inputs
+(``--input random``, as the reference figures in DESIGN.md) or real windows (``--input real``:
+peaked attention, where the unguarded reference hits subnormal floats). It also measures
 the fp32 GEMM rate (torch matmul of 2048 x 2048 matrices) in the same run, so the arithmetic floor
 of a window (FLOPs / GEMM rate) is a same-conditions figure. ``--profile DIR`` adds ORT profiles of
 the three ONNX models and prints each one's time share per op type. Weights: the reference's
@@ -45,12 +50,16 @@ from crossglg.model.reference_infogcn import ReferenceInfoGCN, to_fast_state_dic
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def session(path: Path, threads: int, profile: str = "") -> ort.InferenceSession:
-    """CPU session as the edge engine configures it (all optimisations, inter-op 1)."""
+def session(path: Path, threads: int, profile: str = "", level: str = "all") -> ort.InferenceSession:
+    """CPU session as the edge engine configures it (all optimisations, inter-op 1), without
+    spin-waiting: several sessions and torch share 2 cores here, and a session's spinning workers
+    would steal the cores from whichever model runs next."""
     opts = ort.SessionOptions()
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if level == "all"
+                                     else ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED)  # no NCHWc layouts
     if profile:
         opts.enable_profiling = True
         opts.profile_file_prefix = profile
@@ -131,8 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batches", default="1,8", help="batch sizes, comma separated")
     ap.add_argument("--data-root", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--calib-windows", type=int, default=64)
+    ap.add_argument("--input", choices=("random", "real"), default="random", help="timed inputs (see above)")
     ap.add_argument("--keep", default="", help="keep the ONNX files in this folder")
     ap.add_argument("--profile", default="", help="write ORT profiles here and report op time shares")
+    ap.add_argument("--extended", action="store_true",
+                    help="also time reference/ours FP32/ours INT8-cpu with ORT_ENABLE_EXTENDED (no NCHWc reorders)")
+    ap.add_argument("--only-batch1-torch", action="store_true", help="time the torch models at batch 1 only")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     logging.disable(logging.WARNING)  # ORT quantiser advice
@@ -142,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
 
     ref = ReferenceInfoGCN(args.classes, num_person=1)
     _calibrate_bn(ref, shape)
+    ref_guard = ReferenceInfoGCN(args.classes, num_person=1, flush_subnormal=True)
+    ref_guard.load_state_dict(ref.state_dict())
+    ref_guard.eval()
     ours = SkeletonBranch(ModelConfig(num_classes=args.classes, frames=args.frames, g2l=True))
     missing = ours.load_state_dict(to_fast_state_dict(ref), strict=False).missing_keys
     if any(not k.startswith("jid.") for k in missing):
@@ -155,17 +171,28 @@ def main(argv: list[str] | None = None) -> int:
     paths = {
         "reference_ort": export_onnx(_RefWrapper(ref).eval(), tmp / "reference.onnx", dynamo=True,
                                      input_shape=(2, *shape[1:]), output_names=["embedding", "logits"]),
+        "reference_ort_guarded": export_onnx(_RefWrapper(ref_guard).eval(), tmp / "reference_guarded.onnx",
+                                             dynamo=True, input_shape=(2, *shape[1:]),
+                                             output_names=["embedding", "logits"]),
         "ours_fp32": export_onnx(ours, tmp / "ours.onnx", dynamo=True),
     }
     from calib.quantize import QuantConfig, quantize_model
 
     win, win_src = calibration_windows(args.frames, Path(args.data_root), args.calib_windows)
     paths["ours_int8"] = quantize_model(paths["ours_fp32"], tmp / "ours.int8.onnx", win, QuantConfig()).path
+    paths["ours_int8_cpu"] = quantize_model(paths["ours_fp32"], tmp / "ours.int8cpu.onnx", win,
+                                            QuantConfig(activations="uint8")).path
     sessions = {k: session(p, args.threads) for k, p in paths.items()}
+    if args.extended:  # session-setting experiment: ORT without its NCHWc layout transformer
+        for k in ("reference_ort", "ours_fp32", "ours_int8_cpu"):
+            sessions[f"{k}_extended"] = session(paths[k], args.threads, level="extended")
 
     batches = [int(b) for b in args.batches.split(",")]
     rng = np.random.default_rng(0)
-    inputs = {b: win[rng.integers(0, len(win), size=b)] if len(win) else None for b in batches}
+    if args.input == "real":
+        inputs = {b: win[rng.integers(0, len(win), size=b)] for b in batches}
+    else:
+        inputs = {b: rng.standard_normal((b, *shape[1:])).astype(np.float32) for b in batches}
     # parity: the ONNX files compute what torch computes (same weights, same input)
     with torch.no_grad():
         xt = torch.from_numpy(inputs[batches[0]])
@@ -182,13 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     for b in batches:
         x = inputs[b]
         xt = torch.from_numpy(x)
-        fns = {
-            "reference_torch": lambda xt=xt: ref(xt),
-            "reference_ort": lambda x=x: sessions["reference_ort"].run(None, {"skeleton": x}),
-            "ours_torch": lambda xt=xt: ours(xt),
-            "ours_fp32": lambda x=x: sessions["ours_fp32"].run(None, {"skeleton": x}),
-            "ours_int8": lambda x=x: sessions["ours_int8"].run(None, {"skeleton": x}),
-        }
+        fns = {} if (args.only_batch1_torch and b > 1) else {
+            "reference_torch": lambda xt=xt: ref(xt), "ours_torch": lambda xt=xt: ours(xt)}
+        fns.update({k: (lambda x=x, s=s: s.run(None, {"skeleton": x})) for k, s in sessions.items()})
         with torch.no_grad():
             times = time_all(fns, args.rounds, args.warmup)
         per_window[f"batch{b}"] = {
@@ -203,12 +226,15 @@ def main(argv: list[str] | None = None) -> int:
         ratios[key] = {
             "speedup_fp32": base / res["ours_fp32"]["median_ms"],
             "speedup_int8": base / res["ours_int8"]["median_ms"],
-            "speedup_torch_vs_reference_torch": res["reference_torch"]["median_ms"] / res["ours_torch"]["median_ms"],
-            "reference_ort_vs_reference_torch": res["reference_torch"]["median_ms"] / base,
+            "speedup_int8_cpu": base / res["ours_int8_cpu"]["median_ms"],
+            "speedup_fp32_vs_guarded": res["reference_ort_guarded"]["median_ms"] / res["ours_fp32"]["median_ms"],
+            **({"speedup_torch_vs_reference_torch": res["reference_torch"]["median_ms"] / res["ours_torch"]["median_ms"],
+                "reference_ort_vs_reference_torch": res["reference_torch"]["median_ms"] / base}
+               if "reference_torch" in res else {}),
             "floor_ratio": {k: v["median_ms"] / floor_ms for k, v in res.items()},  # 1.0 = at the floor
         }
     result = {
-        "threads": args.threads, "frames": args.frames, "rounds": args.rounds, "bodies": 1,
+        "threads": args.threads, "frames": args.frames, "input": args.input, "rounds": args.rounds, "bodies": 1,
         "per_window": per_window, "ratios": ratios,
         "flops_per_window": {"ours": flops, "reference": flops_ref},
         "gemm_gflops": {"before": gemm, "after": gemm_after},
@@ -223,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         for key, res in per_window.items():
             print(f"{key}: " + ", ".join(f"{k} {v['median_ms']:.2f} ms (p95 {v['p95_ms']:.2f})" for k, v in res.items()))
             r = ratios[key]
-            print(f"  speedup_fp32 x{r['speedup_fp32']:.2f}, speedup_int8 x{r['speedup_int8']:.2f} vs reference in ORT; "
+            print(f"  speedup_fp32 x{r['speedup_fp32']:.2f}, speedup_int8 x{r['speedup_int8']:.2f} "
+                  f"(ort-cpu x{r['speedup_int8_cpu']:.2f}) vs reference in ORT; "
                   f"floor {floor_ms:.2f} ms -> ours_fp32 at x{r['floor_ratio']['ours_fp32']:.2f} of the floor")
     return 0
 
