@@ -17,7 +17,12 @@ model_id            human-readable id
 encoder             encoder registry name
 model_config        JSON of :class:`crossglg.model.ModelConfig`
 exporter            ``dynamo`` or ``torchscript``
+embedding_center    optional JSON list of D floats: the base classes' mean embedding, which
+                    one-shot cosine matching subtracts (:func:`crossglg.oneshot.cosine_scores`)
 ==================  =====================================================================
+
+Per-class base statistics (distribution calibration) are too big for metadata: they live in the
+sidecar ``<model>.onnx.basestats.npz`` (:mod:`crossglg.basestats`).
 
 Graph contract: input ``skeleton`` ``(N, C, T, V, M)`` float32 with a dynamic batch axis;
 outputs ``embedding`` ``(N, D)`` and, when the model has a classifier, ``logits`` ``(N, K)``.
@@ -26,6 +31,7 @@ outputs ``embedding`` ``(N, D)`` and, when the model has a classifier, ``logits`
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -33,6 +39,7 @@ META_PREFIX = "crossglg."
 INPUT_NAME = "skeleton"
 EMBEDDING_NAME = "embedding"
 LOGITS_NAME = "logits"
+CENTER_KEY = "embedding_center"
 REQUIRED_KEYS = ("classes", "layout", "frames", "bodies", "embedding_dim", "preprocess_id", "fingerprint")
 
 
@@ -74,3 +81,27 @@ def decode_classes(meta: dict[str, str], where: str = "ONNX metadata") -> list[s
     if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
         raise ValueError(f"{where}: classes must be a JSON list of strings")
     return classes
+
+
+def encode_center(center: list[float] | tuple[float, ...] | object) -> str:
+    """A centre ``(D,)`` (any float sequence or array) as its metadata value: a compact JSON list."""
+    return json.dumps([float(f"{float(v):.8g}") for v in center])  # type: ignore[union-attr]
+
+
+def decode_center(meta: dict[str, str], dim: int | None = None, where: str = "ONNX metadata") -> list[float] | None:
+    """The ``embedding_center`` entry as D floats (None when absent); ``ValueError`` if it is not a
+    JSON list of ``dim`` finite numbers."""
+    text = meta.get(CENTER_KEY)
+    if text is None or text == "":
+        return None
+    try:
+        values = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {CENTER_KEY} is not JSON ({exc})") from exc
+    if not isinstance(values, list) or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"{where}: {CENTER_KEY} must be a JSON list of numbers")
+    if dim is not None and len(values) != dim:
+        raise ValueError(f"{where}: {CENTER_KEY} has {len(values)} values, the embedding has {dim}")
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"{where}: {CENTER_KEY} contains NaN or infinity")
+    return [float(v) for v in values]

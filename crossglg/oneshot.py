@@ -1,6 +1,9 @@
 """One-shot classification maths shared by training-time evaluation and the edge (numpy only).
 
-- :func:`cosine_1nn`: label of the most similar support embedding (max cosine per class).
+- :func:`cosine_1nn`: label of the most similar support embedding (max cosine per class);
+  ``center`` (the base classes' mean embedding, see :func:`center_from_stats`) is subtracted from
+  queries and support first. Trained encoders' embeddings share a large common component (raw
+  cosines of any two windows ~0.97-0.9997); centring removes it so cosines spread over [-1, 1].
 - :func:`tukey`: Tukey's ladder-of-powers transform (signed, so embeddings may be negative).
 - :class:`BaseStats` + :func:`base_statistics`: per-base-class mean ``(B, D)`` and covariance
   ``(B, D, D)`` of Tukey-transformed base embeddings; they travel with the checkpoint.
@@ -31,26 +34,42 @@ def l2_normalize(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), eps)
 
 
-def cosine_scores(queries: np.ndarray, support: np.ndarray, support_labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def centered(x: np.ndarray, center: np.ndarray | None) -> np.ndarray:
+    """``x - center`` for rows ``(N, D)`` and a centre ``(D,)`` (float32); ``x`` unchanged for None."""
+    x = np.asarray(x, dtype=np.float32)
+    if center is None:
+        return x
+    c = np.asarray(center, dtype=np.float32)
+    if c.shape != (x.shape[-1],):
+        raise ValueError(f"embedding centre has shape {c.shape}, embeddings have dimension {x.shape[-1]}")
+    return x - c
+
+
+def cosine_scores(
+    queries: np.ndarray, support: np.ndarray, support_labels: np.ndarray, center: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-class score = max cosine over that class's support embeddings.
 
     Args:
         queries: ``(N, D)``; support: ``(S, D)``; support_labels: ``(S,)`` integer class ids.
+        center: ``(D,)`` subtracted from queries and support before normalising (None: raw cosine).
     Returns:
         (classes ``(K,)`` sorted unique labels, scores ``(N, K)``).
     """
     support_labels = np.asarray(support_labels)
     classes = np.unique(support_labels)
-    sim = l2_normalize(queries) @ l2_normalize(support).T  # (N, S)
+    sim = l2_normalize(centered(queries, center)) @ l2_normalize(centered(support, center)).T  # (N, S)
     scores = np.full((sim.shape[0], classes.size), -np.inf, dtype=np.float32)
     for k, c in enumerate(classes):
         scores[:, k] = sim[:, support_labels == c].max(axis=1)
     return classes, scores
 
 
-def cosine_1nn(queries: np.ndarray, support: np.ndarray, support_labels: np.ndarray) -> np.ndarray:
-    """Predicted label ``(N,)`` of each query: the class of its most similar support embedding."""
-    classes, scores = cosine_scores(queries, support, support_labels)
+def cosine_1nn(
+    queries: np.ndarray, support: np.ndarray, support_labels: np.ndarray, center: np.ndarray | None = None
+) -> np.ndarray:
+    """Predicted label ``(N,)`` of each query: the class of its most similar (centred) support embedding."""
+    classes, scores = cosine_scores(queries, support, support_labels, center)
     return classes[np.argmax(scores, axis=1)]
 
 
@@ -99,6 +118,26 @@ def base_statistics(features: np.ndarray, labels: np.ndarray, beta: float = 0.5)
         if f.shape[0] > 1:
             covs[i] = np.cov(f, rowvar=False)
     return BaseStats(means.astype(np.float32), covs.astype(np.float32), beta)
+
+
+def center_from_stats(stats: BaseStats) -> np.ndarray:
+    """Raw-space mean embedding ``(D,)`` (class-balanced) estimated from Tukey-space base statistics.
+
+    The statistics hold per-class mean ``m`` and variance ``v`` of ``t = tukey(x)``; the raw feature
+    is ``x = sign(t) |t|^p`` with ``p = 1 / beta``. Second-order delta method per class:
+    ``E[x] ~ f(m) + f''(m) v / 2`` with ``f''(t) = p (p - 1) sign(t) |t|^(p - 2)``. For beta = 0.5
+    this is ``sign(m) (m^2 + v)``, exact whenever a class's feature keeps one sign (the common
+    component that centring removes is exactly that case). Prefer the exact mean when you have it.
+    """
+    m = stats.means.astype(np.float64)
+    v = np.diagonal(stats.covs, axis1=1, axis2=2).astype(np.float64)  # (B, D)
+    p = 1.0 / stats.beta
+    f = np.sign(m) * np.abs(m) ** p
+    if p != 1.0:
+        with np.errstate(divide="ignore", invalid="ignore"):  # |m|^(p-2) at m = 0 when p < 2
+            f2 = p * (p - 1) * np.sign(m) * np.abs(m) ** (p - 2)
+        f = f + 0.5 * np.where(np.isfinite(f2), f2, 0.0) * v
+    return f.mean(axis=0).astype(np.float32)
 
 
 def calibrate(feature: np.ndarray, stats: BaseStats, k: int = 2, alpha: float = 0.21) -> tuple[np.ndarray, np.ndarray]:

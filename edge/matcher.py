@@ -1,6 +1,11 @@
 """Open-set one-shot matching of window embeddings against enrolled actions.
 
 Scores: per action, the max cosine over its exemplars (:func:`crossglg.oneshot.cosine_scores`).
+With the model's embedding centre (base classes' mean embedding, ``ModelMeta.embedding_center``)
+both sides are centred first, as training-time evaluation does: a trained encoder's raw embeddings
+share a large common component (raw cosines of any two windows 0.97-0.9997), centred cosines
+spread over [-1, 1], which is what the threshold and margin defaults are set for. The support set
+keeps raw embeddings: centring happens here, at match time, so a store stays valid.
 With base statistics (and >= 2 actions) the ranking comes from distribution calibration
 (:class:`edge.calibration.DCClassifier` probabilities) instead; the absolute "is this a known action
 at all" test always uses the cosine, because a closed-set classifier gives confident probabilities
@@ -47,7 +52,11 @@ class SupportSet:
 
 @dataclass(frozen=True)
 class MatcherConfig:
-    """Open-set thresholds (cosine units, except ``dc_margin`` in probability units)."""
+    """Open-set thresholds (cosine units, except ``dc_margin`` in probability units).
+
+    Defaults are for centred cosine (a model with an embedding centre); an uncentred model's
+    cosines all sit near 1, so its thresholds cannot separate known from unknown anyway.
+    """
 
     threshold: float = 0.5
     margin: float = 0.05
@@ -89,15 +98,24 @@ class MatchResult:
 
 
 class Matcher:
-    """Stateless matcher for one support set (rebuild it when the support changes)."""
+    """Stateless matcher for one support set (rebuild it when the support changes).
 
-    def __init__(self, support: SupportSet, config: MatcherConfig | None = None, base_stats: BaseStats | None = None):
+    ``center`` ``(D,)``: subtracted from support and window embeddings before the cosine (None: raw
+    cosine). ``base_stats``: enables distribution calibration (raw embeddings, as the statistics are).
+    """
+
+    def __init__(self, support: SupportSet, config: MatcherConfig | None = None, base_stats: BaseStats | None = None,
+                 center: np.ndarray | None = None) -> None:  # fmt: skip
         self.support = support
         self.config = cfg = config or MatcherConfig()
+        self.center = None if center is None else np.asarray(center, dtype=np.float32)
         k = len(support)
         if k:
             self._emb = np.concatenate(support.embeddings).astype(np.float32)
             self._owner = np.concatenate([np.full(len(e), i) for i, e in enumerate(support.embeddings)])
+            if self.center is not None and self.center.shape != (self._emb.shape[1],):
+                raise ValueError(f"matcher: embedding centre has shape {self.center.shape}, "
+                                 f"support embeddings have dimension {self._emb.shape[1]}")  # fmt: skip
         self.dc: DCClassifier | None = None
         if cfg.use_dc and base_stats is not None and k >= 2:
             self.dc = DCClassifier(support, base_stats, cfg.dc)
@@ -113,7 +131,7 @@ class Matcher:
             raise ValueError(f"matcher: embedding dimension {q.shape[1]} != support dimension {self.support.dim}")
         if not np.isfinite(q).all():
             raise ValueError("matcher: embedding contains NaN/inf (the model produced invalid output)")
-        _, cos = cosine_scores(q, self._emb, self._owner)
+        _, cos = cosine_scores(q, self._emb, self._owner, self.center)
         rank = self.dc.predict_proba(q) if self.dc is not None else cos
         return rank.astype(np.float64), cos.astype(np.float64)
 

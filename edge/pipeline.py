@@ -38,7 +38,7 @@ from .matcher import MatcherConfig
 from .publisher import Publisher
 from .queueing import FrameQueue, RateMeter
 from .recognizer import Recognizer, TimedFrame
-from .runtime import preprocess_config_for
+from .runtime import matching_aids, preprocess_config_for
 from .smoothing import SmoothingConfig
 from .sources import Source
 from .store import SupportStore
@@ -94,8 +94,11 @@ class Pipeline:
         self.config = cfg = config or PipelineConfig()
         self.preprocess = preprocess_config_for(engine.meta)
         self._store_lock = threading.RLock()
+        self.aids = matching_aids(engine)  # centred cosine; DC when the model's base statistics ship with it
+        # live: fit DC off the frame loop (cosine meanwhile); file replay: at once, so runs are repeatable
         self.recognizer = Recognizer(engine, self.preprocess, publisher, store.support(), cfg.window, cfg.matcher,
-                                     cfg.smoothing, cfg.batch_max)  # fmt: skip
+                                     cfg.smoothing, cfg.batch_max, center=self.aids.center,
+                                     base_stats=self.aids.base_stats, dc_background=not cfg.lossless)  # fmt: skip
         self.queue = FrameQueue(cfg.queue_size, cfg.lossless)
         self._stop = threading.Event()
         self._done = threading.Event()

@@ -6,16 +6,24 @@ pushes them into the :class:`~edge.window.Windower`; classifies ready windows in
 (:class:`~edge.matcher.Matcher`, open-set rejection); smooths per track
 (:class:`~edge.smoothing.Smoother`); and publishes one ``label`` per window (classified or gated)
 and an ``event`` per smoothed state change. :mod:`edge.pipeline` runs it on its own thread.
+
+Matching uses the model's embedding ``center`` (centred cosine) from the first window. With
+``base_stats`` (>= 2 actions) a distribution-calibration matcher is fitted, which takes seconds for
+many actions: with ``dc_background`` on a worker thread while the cosine matcher serves, swapped in
+on the inference thread at the next batch; otherwise at once (offline replay: deterministic).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from crossglg.oneshot import BaseStats
 from crossglg.preprocess import PreprocessConfig
 
 from .engines import EngineBase
@@ -26,6 +34,7 @@ from .smoothing import Smoother, SmoothingConfig, StateEvent, TrackState
 from .window import WindowConfig, Windower, WindowOutput
 
 EMPTY_SUPPORT = SupportSet((), (), ())
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,8 +71,16 @@ class Recognizer:
         matcher: MatcherConfig | None = None,
         smoothing: SmoothingConfig | None = None,
         batch_max: int = 16,
+        center: np.ndarray | None = None,
+        base_stats: BaseStats | None = None,
+        dc_background: bool = True,
     ) -> None:
         self.engine = engine
+        self.center = center
+        self.base_stats = base_stats
+        self.dc_background = dc_background
+        self._generation = 0
+        self._dc_ready: tuple[int, Matcher] | None = None  # set by the worker, taken by the inference thread
         self.preprocess = preprocess
         self.publisher = publisher
         self.windower = Windower(window or WindowConfig())
@@ -75,8 +92,36 @@ class Recognizer:
 
     def set_support(self, support: SupportSet) -> None:
         """Swap the enrolled actions (after enroll/remove/rename). Smoothing restarts from scratch."""
-        self.matcher = Matcher(support, self.matcher_config)
+        self._generation += 1
+        self._dc_ready = None
+        wants_dc = self.base_stats is not None and self.matcher_config.use_dc and len(support) >= 2
+        self.matcher = Matcher(support, self.matcher_config, center=self.center)
+        if wants_dc and not self.dc_background:
+            self._build_dc(support, self._generation)
+            self._take_dc(new_smoother=True)
         self.smoother = Smoother(self.matcher, self.smoothing_config)
+        if wants_dc and self.dc_background:
+            gen = self._generation
+            threading.Thread(target=self._build_dc, args=(support, gen), name="crossglg-dc", daemon=True).start()
+
+    def _build_dc(self, support: SupportSet, generation: int) -> None:
+        """Worker: fit distribution calibration for ``support`` (seconds), then hand it over."""
+        try:
+            dc = Matcher(support, self.matcher_config, self.base_stats, self.center)
+        except (ValueError, np.linalg.LinAlgError) as exc:  # keep cosine matching; say why once
+            log.warning("distribution calibration unavailable, matching by cosine: %s", exc)
+            return
+        if generation == self._generation:
+            self._dc_ready = (generation, dc)
+
+    def _take_dc(self, new_smoother: bool = False) -> None:
+        """Inference thread: switch to a finished DC matcher of the current support set."""
+        ready = self._dc_ready
+        if ready is not None and ready[0] == self._generation:
+            self._dc_ready = None
+            self.matcher = ready[1]
+            if not new_smoother:
+                self.smoother.set_matcher(ready[1])
 
     def snapshot(self) -> list[TrackState]:
         return self.smoother.snapshot()
@@ -105,6 +150,7 @@ class Recognizer:
             self._handle(due[start : start + self.batch_max])
 
     def _handle(self, due: list[tuple[WindowOutput, TimedFrame]]) -> None:
+        self._take_dc()
         t0 = time.monotonic()
         ready = [i for i, (out, _) in enumerate(due) if out.ready and len(self.matcher.support)]
         results: dict[int, MatchResult] = {}

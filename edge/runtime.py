@@ -4,6 +4,7 @@
     pp = preprocess_config_for(engine.meta)            # the PreprocessConfig the model was trained with
     store = open_support_store(store_dir, engine)      # created on first use, fingerprint-checked
     emb = embed_clip(engine, pp, clip)                 # raw clip (T, M, 25, 3) -> (D,)
+    aids = matching_aids(engine)                       # embedding centre + base statistics (sidecar)
 
 The default store directory is per user: ``$XDG_DATA_HOME/crossglg/support`` or
 ``~/.local/share/crossglg/support``.
@@ -12,13 +13,16 @@ The default store directory is per user: ``$XDG_DATA_HOME/crossglg/support`` or
 from __future__ import annotations
 
 import os
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
+from crossglg.basestats import basestats_path, read_base_stats_info
+from crossglg.oneshot import BaseStats
 from crossglg.preprocess import PREPROCESS_VERSION, PreprocessConfig, preprocess
 
+from .calibration import load_base_stats
 from .engines import EngineBase, EngineUnavailableError, ModelMeta, load_engine
 from .errors import EdgeError
 from .store import StoreMismatchError, SupportStore
@@ -113,3 +117,46 @@ def embed_clips(engine: EngineBase, cfg: PreprocessConfig, clips: list[np.ndarra
 def embed_clip(engine: EngineBase, cfg: PreprocessConfig, clip: np.ndarray) -> np.ndarray:
     """One raw clip ``(T, M, 25, 3)`` -> embedding ``(D,)``."""
     return embed_clips(engine, cfg, [clip])[0]
+
+
+@dataclass(frozen=True)
+class MatchingAids:
+    """What the model ships for matching: ``center`` ``(D,)`` (centred cosine) and ``base_stats``
+    (distribution calibration), each None when absent; ``stats_path`` the sidecar used, if any."""
+
+    center: np.ndarray | None
+    base_stats: BaseStats | None
+    stats_path: Path | None = None
+
+
+def matching_aids(engine: EngineBase, model_path: str | os.PathLike[str] | None = None) -> MatchingAids:
+    """The embedding centre (model metadata, else the sidecar's) and the base statistics from
+    ``<model>.basestats.npz`` next to the model file, when it exists.
+
+    A sidecar made for other weights (fingerprint differs from the model's and from its
+    ``source_fingerprint``, e.g. an INT8 model's FP32 origin) or unreadable is a :class:`ModelError`.
+    """
+    meta = engine.meta
+    try:
+        center = meta.embedding_center
+    except ValueError as exc:
+        raise ModelError(str(exc)) from None
+    path = model_path if model_path is not None else getattr(engine, "path", None)
+    side = basestats_path(path) if path is not None else None
+    if side is None or not side.is_file():
+        return MatchingAids(center, None)
+    try:
+        info = read_base_stats_info(side)
+        stats = load_base_stats(side)
+    except ValueError as exc:
+        raise ModelError(f"{exc} (re-export the model with `crossglg-train export`, or delete the file)") from None
+    owners = {meta.fingerprint, str(meta.extra.get("source_fingerprint", ""))} - {""}
+    if info.fingerprint not in owners:
+        raise ModelError(f"{side}: base statistics belong to another model (fingerprint {info.fingerprint[:12]}, "
+                         f"model {meta.fingerprint[:12]}); re-export the model or delete the file")  # fmt: skip
+    if stats.means.shape[1] != meta.embedding_dim:
+        raise ModelError(f"{side}: base statistics have dimension {stats.means.shape[1]}, "
+                         f"the model's embedding has {meta.embedding_dim}")  # fmt: skip
+    if center is None and info.center is not None and info.center.shape == (meta.embedding_dim,):
+        center = info.center
+    return MatchingAids(center, stats, side)

@@ -102,6 +102,16 @@ class Smoother:
         self.config = config or SmoothingConfig()
         self._tracks: dict[int | None, _Track] = {}
 
+    def set_matcher(self, matcher: Matcher) -> None:
+        """Switch to another matcher of the SAME support set (e.g. distribution calibration became
+        ready): reported states stay, score averages restart (their units may differ)."""
+        if matcher.support.slugs != self.matcher.support.slugs:
+            raise ValueError("Smoother.set_matcher: the support set differs; build a new Smoother")
+        self.matcher = matcher
+        for tr in self._tracks.values():
+            tr.rank = tr.cos = None
+            tr.pending, tr.pending_n = -1, 0
+
     def snapshot(self) -> list[TrackState]:
         return [t.state for _, t in sorted(self._tracks.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))]
 

@@ -20,7 +20,14 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 # the graph/metadata contract is owned by the exporter's torch-free module: one definition
-from crossglg.model_meta import EMBEDDING_NAME, INPUT_NAME, LOGITS_NAME, META_PREFIX, decode_classes
+from crossglg.model_meta import (
+    EMBEDDING_NAME,
+    INPUT_NAME,
+    LOGITS_NAME,
+    META_PREFIX,
+    decode_center,
+    decode_classes,
+)
 
 __all__ = ["EMBEDDING_NAME", "INPUT_NAME", "LOGITS_NAME", "META_PREFIX", "Engine", "EngineBase",
            "EngineUnavailableError", "ModelMeta", "check_window"]
@@ -44,7 +51,8 @@ class ModelMeta:
         fingerprint: sha256 hex digest identifying the weights (support stores keyed on it).
         model_id: human-readable id (e.g. ``crossglg-infogcn-ntu25``).
         bodies: M, the number of bodies per window (1 on the edge).
-        extra: any further ``crossglg.*`` keys, kept verbatim (strings).
+        extra: any further ``crossglg.*`` keys, kept verbatim (strings); ``embedding_center``
+            (JSON list of D floats, see :attr:`embedding_center`) is one of them.
     """
 
     classes: tuple[str, ...] = ()
@@ -64,6 +72,13 @@ class ModelMeta:
             raise ValueError(f"model metadata: embedding_dim must be >= 1, got {self.embedding_dim}")
         if self.bodies < 1:
             raise ValueError(f"model metadata: bodies must be >= 1, got {self.bodies}")
+        decode_center(dict(self.extra), self.embedding_dim, where="model metadata")  # fail at load, not per window
+
+    @property
+    def embedding_center(self) -> np.ndarray | None:
+        """The base classes' mean embedding ``(D,)`` float32 that cosine matching subtracts, or None."""
+        values = decode_center(dict(self.extra), self.embedding_dim, where="model metadata")
+        return None if values is None else np.asarray(values, dtype=np.float32)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the sidecar format)."""

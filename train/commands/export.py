@@ -2,7 +2,9 @@
 
 The graph maps ``skeleton (N, C, T, V, M)`` (dynamic N) to ``embedding (N, D)`` and ``logits
 (N, K_base)``; metadata (``crossglg.*``): classes, layout, T, bodies, embedding dim, preprocessing
-id, weights fingerprint, model config. ``--check`` compares ONNX Runtime with torch on random input.
+id, weights fingerprint, model config, and the embedding centre (from the base statistics); the
+per-class base statistics go to ``<out>.basestats.npz`` (:mod:`train.export_stats`).
+``--check`` compares ONNX Runtime with torch on random input.
 """
 
 from __future__ import annotations
@@ -41,7 +43,12 @@ def export_checkpoint(path: str | Path, out: str | Path, frames: int | None = No
     if frames is not None and frames != ckpt["preprocess"]["frames"]:
         raise ValueError(f"--frames {frames} differs from the checkpoint's preprocessing ({ckpt['preprocess']['frames']});"
                          " the edge must window exactly as training did")
-    return export_onnx(branch, out, meta, frames=frames, opset=opset)
+    from train.export_stats import center_metadata, write_export_sidecar
+
+    meta.update(center_metadata(ckpt))  # the edge centres embeddings before cosine matching
+    written = export_onnx(branch, out, meta, frames=frames, opset=opset)
+    write_export_sidecar(written, ckpt)  # <out>.basestats.npz: distribution calibration on the edge
+    return written
 
 
 def parity(path: str | Path, onnx_path: str | Path, batch: int = 3) -> float:

@@ -1,0 +1,95 @@
+"""The base-statistics sidecar of an exported model: ``<model>.onnx.basestats.npz`` (numpy only).
+
+Distribution calibration on the edge needs the base classes' statistics, which are far too big for
+ONNX metadata_props (``(B, D, D)`` floats). ``crossglg-train export`` writes them next to the model
+with :func:`write_base_stats`; the edge finds them with :func:`basestats_path` and reads the arrays
+with :func:`edge.calibration.load_base_stats` and the rest with :func:`read_base_stats_info`.
+
+Arrays (``np.savez``, loadable with ``allow_pickle=False``):
+
+==============  ==========================================================================
+``format``      0-d string ``crossglg-basestats/1``
+``means``       ``(B, D)`` float32, per-base-class mean of Tukey-transformed embeddings
+``covs``        ``(B, D, D)`` float32, their covariances
+``beta``        0-d float64, the Tukey exponent
+``center``      ``(D,)`` float32, raw-space mean embedding (also in the ONNX metadata)
+``classes``     ``(B,)`` strings, base-class names (order of ``means``)
+``fingerprint`` 0-d string, weights fingerprint of the model the statistics belong to
+==============  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .oneshot import BaseStats
+
+FORMAT = "crossglg-basestats/1"
+SUFFIX = ".basestats.npz"
+
+
+def basestats_path(model_path: str | os.PathLike[str]) -> Path:
+    """``model.onnx`` -> ``model.onnx.basestats.npz`` (likewise for ``.engine`` / ``.plan``)."""
+    p = Path(model_path)
+    return p.with_name(p.name + SUFFIX)
+
+
+def write_base_stats(
+    path: str | os.PathLike[str],
+    stats: BaseStats,
+    center: np.ndarray,
+    fingerprint: str,
+    classes: list[str] | tuple[str, ...] = (),
+) -> Path:
+    """Write the sidecar atomically (temp file in the same folder + ``os.replace``); returns ``path``."""
+    out = Path(path)
+    d = stats.means.shape[1]
+    c = np.asarray(center, dtype=np.float32)
+    if c.shape != (d,):
+        raise ValueError(f"base statistics sidecar: centre has shape {c.shape}, expected ({d},)")
+    if classes and len(classes) != stats.means.shape[0]:
+        raise ValueError(f"base statistics sidecar: {len(classes)} class names for {stats.means.shape[0]} classes")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:  # a file object: np.savez appends no ".npz"
+            np.savez(f, format=np.array(FORMAT), means=stats.means.astype(np.float32),
+                     covs=stats.covs.astype(np.float32), beta=np.float64(stats.beta), center=c,
+                     classes=np.array([str(x) for x in classes], dtype=str), fingerprint=np.array(fingerprint))
+        os.chmod(tmp, 0o644)  # like the ONNX next to it (mkstemp makes 0600)
+        os.replace(tmp, out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return out
+
+
+@dataclass(frozen=True)
+class BaseStatsInfo:
+    """What a sidecar says besides the statistics: ``center`` ``(D,)`` or None, ``fingerprint``, ``classes``."""
+
+    fingerprint: str
+    center: np.ndarray | None
+    classes: tuple[str, ...]
+
+
+def read_base_stats_info(path: str | os.PathLike[str]) -> BaseStatsInfo:
+    """Read the non-statistics fields (``allow_pickle=False``); ValueError for a foreign file."""
+    p = Path(path)
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            fmt = str(z["format"]) if "format" in z.files else ""
+            if fmt != FORMAT:
+                raise ValueError(f"{p}: format must be {FORMAT!r}, got {fmt!r}")
+            center = np.asarray(z["center"], dtype=np.float32) if "center" in z.files else None
+            return BaseStatsInfo(fingerprint=str(z["fingerprint"]) if "fingerprint" in z.files else "",
+                                 center=center, classes=tuple(str(x) for x in z["classes"]) if "classes" in z.files else ())
+    except (OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{p}: not a readable base statistics file ({exc})") from exc

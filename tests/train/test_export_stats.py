@@ -1,0 +1,117 @@
+"""`crossglg-train export` carries the base statistics: the embedding centre in the ONNX metadata and
+the per-class statistics in ``<model>.onnx.basestats.npz``, both readable by the edge (torch-free)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from crossglg.basestats import basestats_path, read_base_stats_info
+from crossglg.model_meta import decode_center, read_onnx_metadata
+from crossglg.oneshot import base_statistics, center_from_stats
+from train.checkpoint import FORMAT, save_checkpoint, stats_to_payload
+from train.config import load_config, to_dict
+from train.prepare import build_model, model_config, preprocess_config
+
+CLASSES = ["a", "b", "c"]
+
+
+def _checkpoint(path: Path, with_stats: bool) -> dict:
+    """A final checkpoint of an untrained tiny baseline model (T=16) with real base statistics of
+    embeddings that share a large common offset, as trained encoders' do."""
+    torch.manual_seed(0)
+    cfg = load_config(None, ["data.frames=16", "model.variant=baseline"])
+    model = build_model(model_config(cfg, len(CLASSES), None), cfg)
+    d = model.cfg.embed_dim
+    rng = np.random.default_rng(0)
+    feats = 5.0 + rng.normal(0, 0.3, (3, 1, d)) + rng.normal(0, 0.1, (3, 20, d))  # (classes, samples, D)
+    st = base_statistics(feats.reshape(-1, d), np.repeat(np.arange(3), 20))
+    pcfg = preprocess_config(cfg)
+    payload = {
+        "format": FORMAT, "epoch": 1, "model": model.state_dict(), "config": to_dict(cfg),
+        "model_config": model.cfg.to_dict(), "class_names": CLASSES, "protocol": "custom", "layout": "ntu25",
+        "preprocess": pcfg.to_dict(), "preprocess_id": pcfg.id,
+        "base_stats": stats_to_payload(st.means, st.covs, st.beta, CLASSES) if with_stats else None,
+    }  # fmt: skip
+    save_checkpoint(path, payload)
+    return {"stats": st, "raw_mean": feats.mean(axis=(0, 1))}
+
+
+def _tiny_onnx(path: Path, fingerprint: str) -> Path:
+    """A one-node ONNX (Identity) with a fingerprint: enough for the sidecar logic, no torch export."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])  # fmt: skip
+    model = helper.make_model(graph)
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "crossglg.fingerprint", fingerprint
+    onnx.save(model, str(path))
+    return path
+
+
+def test_sidecar_and_center_from_checkpoint_round_trip(tmp_path: Path) -> None:
+    from edge.calibration import load_base_stats
+    from train.checkpoint import load_checkpoint
+    from train.export_stats import center_metadata, write_export_sidecar
+
+    info = _checkpoint(tmp_path / "final.pt", with_stats=True)
+    ckpt = load_checkpoint(tmp_path / "final.pt")
+    d = info["stats"].means.shape[1]
+    center = np.array(decode_center(center_metadata(ckpt), d))
+    np.testing.assert_allclose(center, info["raw_mean"], rtol=2e-3)  # estimated centre ~ the raw mean
+    onnx_path = _tiny_onnx(tmp_path / "m.onnx", "f" * 64)
+    side = write_export_sidecar(onnx_path, ckpt)
+    assert side == tmp_path / "m.onnx.basestats.npz"
+    stats = load_base_stats(side)
+    np.testing.assert_array_equal(stats.covs, info["stats"].covs)
+    sinfo = read_base_stats_info(side)
+    assert sinfo.fingerprint == "f" * 64 and sinfo.classes == tuple(CLASSES)
+    np.testing.assert_allclose(sinfo.center, center, rtol=1e-6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["final.pt", "m.onnx", "m.onnx.basestats.npz"]
+
+    _checkpoint(tmp_path / "mid.pt", with_stats=False)  # an intermediate checkpoint: no centre, stale sidecar gone
+    mid = load_checkpoint(tmp_path / "mid.pt")
+    assert center_metadata(mid) == {}
+    assert write_export_sidecar(onnx_path, mid) is None and not side.exists()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    from train.commands.export import export_checkpoint
+
+    tmp = tmp_path_factory.mktemp("export")
+    info = _checkpoint(tmp / "final.pt", with_stats=True)
+    torch.set_num_threads(2)
+    return tmp / "final.pt", export_checkpoint(tmp / "final.pt", tmp / "model.onnx"), info
+
+
+@pytest.mark.slow  # a real dynamo export: ~60-120 s on 2 shared cores
+def test_export_writes_center_and_sidecar(exported: tuple[Path, Path, dict]) -> None:
+    from edge.calibration import load_base_stats
+    from edge.runtime import matching_aids, open_model
+
+    _, onnx_path, info = exported
+    meta = read_onnx_metadata(onnx_path)
+    center = np.array(decode_center(meta, int(meta["embedding_dim"])))
+    # the centre estimated from Tukey-space statistics is the raw mean (one sign per feature here)
+    np.testing.assert_allclose(center, info["raw_mean"], rtol=2e-3)
+    np.testing.assert_allclose(center, center_from_stats(info["stats"]), rtol=1e-6)
+    side = basestats_path(onnx_path)
+    assert side.name == "model.onnx.basestats.npz" and side.is_file()
+    stats = load_base_stats(side)  # the edge's reader, allow_pickle=False
+    np.testing.assert_array_equal(stats.means, info["stats"].means)
+    np.testing.assert_array_equal(stats.covs, info["stats"].covs)
+    sinfo = read_base_stats_info(side)
+    assert sinfo.fingerprint == meta["fingerprint"] and sinfo.classes == tuple(CLASSES)
+    assert not [p for p in side.parent.iterdir() if p.name.startswith(".")]  # no temp files left
+    with open_model(onnx_path, threads=1) as engine:  # and the runtime picks both up
+        np.testing.assert_allclose(engine.meta.embedding_center, center, rtol=1e-6)
+        aids = matching_aids(engine)
+        assert aids.base_stats is not None and aids.stats_path == side
+        np.testing.assert_array_equal(aids.center, engine.meta.embedding_center)
