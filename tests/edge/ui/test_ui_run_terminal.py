@@ -57,8 +57,8 @@ def test_run_opens_the_ui_and_q_quits(tmp_path: Path, data_dir: Path, tiny_onnx:
     proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT, start_new_session=True)
     os.close(slave)
     try:
-        screen = _read_until(master, [b"live", b"backend onnxruntime", b"control ok", b"pose", b"events"], 60.0)
-        assert b"Enroll" in screen and b"Quit" in screen  # the footer's key help
+        # the footer's key help (Enroll, Quit) may be painted after the rest: wait for all of it
+        _read_until(master, [b"live", b"backend onnxruntime", b"control ok", b"pose", b"events", b"Enroll", b"Quit"], 60.0)
         os.write(master, b"q")
         assert proc.wait(timeout=30) == 0
     finally:
