@@ -52,9 +52,10 @@ class MetricsLog:
 
         if not self.rows:
             return
-        cols = [k for k in self.rows[0] if k != "epoch"]
+        skip = ("epoch", "samples")  # samples per epoch is constant: not worth a panel
+        cols = [k for k in self.rows[0] if k not in skip]
         for r in self.rows:
-            cols += [k for k in r if k != "epoch" and k not in cols]
+            cols += [k for k in r if k not in skip and k not in cols]
         n = len(cols)
         ncol = min(3, n)
         nrow = math.ceil(n / ncol)
