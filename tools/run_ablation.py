@@ -56,6 +56,11 @@ def _rand(r: dict | None) -> str:
     return f"{100 * r['mean']:.1f} ± {100 * r['ci95']:.1f}" if r else "–"
 
 
+def _centred(r: dict) -> str:
+    c = r.get("cosine_centered")
+    return f"{_pct(c['fixed'])} | {_rand(c['random'])}" if c else "– | –"
+
+
 def render_table(out: Path, state: dict, seeds: list[int], command: str, cfg_summary: str, draws: int = 20) -> str:
     """Markdown for the results section from the eval.json files under ``out``."""
     import numpy as np
@@ -71,8 +76,9 @@ def render_table(out: Path, state: dict, seeds: list[int], command: str, cfg_sum
         f"subject 1 trial 1; *random*: mean ± 95% CI over {draws} seeded random exemplar draws (the fair "
         "figure). 1-NN = cosine nearest exemplar; DC = distribution calibration with base-class statistics.",
         "",
-        "| variant | seed | epochs | train min | 1-NN fixed | 1-NN random | DC fixed | DC random |",
-        "|---|---|---|---|---|---|---|---|",
+        "| variant | seed | epochs | train min | 1-NN fixed | 1-NN random | centred 1-NN fixed | centred 1-NN random "
+        "| DC fixed | DC random |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     per_variant: dict[str, list[dict]] = {}
     for seed in seeds:
@@ -84,26 +90,31 @@ def render_table(out: Path, state: dict, seeds: list[int], command: str, cfg_sum
                 per_variant.setdefault(v, []).append(r)
                 lines.append(
                     f"| {LABELS[v]} | {seed} | {r['epochs']} | {run.get('train_seconds', 0) / 60:.0f} | "
-                    f"{_pct(r['cosine']['fixed'])} | {_rand(r['cosine']['random'])} | {_pct(r['dc']['fixed'])} | "
-                    f"{_rand(r['dc']['random'])} |"
+                    f"{_pct(r['cosine']['fixed'])} | {_rand(r['cosine']['random'])} | {_centred(r)} | "
+                    f"{_pct(r['dc']['fixed'])} | {_rand(r['dc']['random'])} |"
                 )
             else:
                 status = run.get("status", "not started")
-                lines.append(f"| {LABELS[v]} | {seed} | {run.get('epochs_done', 0)} | – | {status} | | | |")
+                lines.append(f"| {LABELS[v]} | {seed} | {run.get('epochs_done', 0)} | – | {status} | | | | | |")
     if per_variant:
         lines += ["", "Mean over the finished seeds (± standard deviation across seeds of the random-draw means):", "",
-                  "| variant | seeds | 1-NN fixed | 1-NN random | DC fixed | DC random |", "|---|---|---|---|---|---|"]
+                  "| variant | seeds | 1-NN fixed | 1-NN random | centred 1-NN random | DC fixed | DC random |",
+                  "|---|---|---|---|---|---|---|"]
         for v in VARIANTS:
             rs = per_variant.get(v)
             if not rs:
                 continue
 
             def agg(key: str, field: str, rs: list[dict] = rs) -> str:
+                rs = [r for r in rs if key in r]
+                if not rs:
+                    return "–"
                 vals = np.array([r[key]["fixed"] if field == "fixed" else r[key]["random"]["mean"] for r in rs])
                 sd = f" ± {100 * vals.std(ddof=1):.1f}" if vals.size > 1 else ""
                 return f"{100 * vals.mean():.1f}{sd}"
 
             lines.append(f"| {LABELS[v]} | {len(rs)} | {agg('cosine', 'fixed')} | {agg('cosine', 'random')} | "
+                         f"{agg('cosine_centered', 'random')} | "
                          f"{agg('dc', 'fixed')} | {agg('dc', 'random')} |")
     dtw = out / "dtw" / "eval_dtw.json"
     if dtw.is_file():
@@ -138,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1: leave cores to others)")
     ap.add_argument("--results", default=str(ROOT / "docs" / "results.md"))
     ap.add_argument("--no-dtw", action="store_true")
+    ap.add_argument("--eval-only", action="store_true",
+                    help="only (re-)evaluate trained runs whose eval.json is missing or older than the evaluator")
     args = ap.parse_args(argv)
 
     import torch
@@ -185,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
             name = f"{variant}_s{seed}"
             run_dir = out / name
             run = state["runs"].setdefault(name, {"train_seconds": 0.0, "eval_seconds": 0.0})
-            if (run_dir / "eval.json").is_file():
+            ev = run_dir / "eval.json"
+            if ev.is_file() and "cosine_centered" in json.loads(ev.read_text()):
+                continue
+            if args.eval_only and not (run_dir / "final.pt").is_file():
                 continue
             cfg = load_config(args.config, [*args.overrides, f"seed={seed}", f"model.variant={variant}",
                                             f"num_threads={args.threads}"])

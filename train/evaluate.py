@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from crossglg.model.config import ModelConfig
-from crossglg.oneshot import BaseStats, base_statistics
+from crossglg.oneshot import BaseStats, base_statistics, center_from_stats
 from crossglg.preprocess import PreprocessConfig, check_compatible
 
 from .checkpoint import load_checkpoint
@@ -53,7 +53,8 @@ def evaluate_checkpoint(
     """Evaluate ``path`` on ``data`` (the novel part; the base part only if stats are missing).
 
     Returns a JSON-ready dict: ``checkpoint``, ``variant``, ``seed``, ``epochs``, ``protocol``,
-    ``novel_classes``, ``num_queries``, ``cosine`` and ``dc`` (each ``fixed`` accuracy, ``random``
+    ``novel_classes``, ``num_queries``, ``cosine``, ``cosine_centered`` (base mean embedding
+    subtracted, as the edge matcher does) and ``dc`` (each ``fixed`` accuracy, ``random``
     {mean, std, ci95, n} and per-draw ``draws``), ``figures`` and ``seconds``.
     """
     t0 = time.time()
@@ -77,6 +78,9 @@ def evaluate_checkpoint(
     labels = data.novel_labels
     e = cfg.eval
     cos = evaluate_predictor(cosine_predictor(feats, labels), labels, data.fixed, n_draws, e.draw_seed)
+    # the edge matches centred cosines (base-class mean embedding removed): report that too
+    centre = center_from_stats(stats)
+    cos_c = evaluate_predictor(cosine_predictor(feats, labels, centre), labels, data.fixed, n_draws, e.draw_seed)
     dc = evaluate_predictor(
         dc_predictor(feats, labels, stats, e.dc_k, e.dc_alpha, e.dc_samples, seed=e.draw_seed),
         labels, data.fixed, n_draws, e.draw_seed,
@@ -91,6 +95,7 @@ def evaluate_checkpoint(
         "novel_classes": data.novel_names,
         "num_queries": int(labels.size - data.fixed.size),
         "cosine": public_summary(cos),
+        "cosine_centered": public_summary(cos_c),
         "dc": public_summary(dc),
         "figures": {},
     }

@@ -60,11 +60,11 @@ def evaluate_predictor(
     return result
 
 
-def cosine_predictor(features: np.ndarray, labels: np.ndarray) -> Predictor:
-    """Cosine 1-NN over embeddings ``(N, D)``."""
+def cosine_predictor(features: np.ndarray, labels: np.ndarray, center: np.ndarray | None = None) -> Predictor:
+    """Cosine 1-NN over embeddings ``(N, D)``, optionally centred on ``center (D,)`` (as the edge does)."""
 
     def predict(support: np.ndarray, queries: np.ndarray) -> np.ndarray:
-        return cosine_1nn(features[queries], features[support], labels[support])
+        return cosine_1nn(features[queries], features[support], labels[support], center)
 
     return predict
 

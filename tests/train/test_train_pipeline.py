@@ -103,7 +103,7 @@ def test_eval_json_and_figures(tiny_run: Path, data_dir: Path, tmp_path: Path) -
                  "--draws", "3", "--max-novel-per-class", "2", "--out", str(out), "--json"])
     assert code == 0
     res = json.loads((out / "eval.json").read_text())
-    for key in ("cosine", "dc"):
+    for key in ("cosine", "cosine_centered", "dc"):
         assert 0.0 <= res[key]["fixed"] <= 1.0
         assert res[key]["random"]["n"] == 3 and len(res[key]["draws"]) == 3
         assert res[key]["random"]["ci95"] >= 0

@@ -34,12 +34,12 @@ def _print(res: dict, as_json: bool) -> None:
         json.dump(res, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return
-    for key in ("cosine", "dc", "dtw"):
+    for key in ("cosine", "cosine_centered", "dc", "dtw"):
         if key in res:
             r = res[key]
             rnd = r["random"]
             tail = f", random {100 * rnd['mean']:.1f} +- {100 * rnd['ci95']:.1f}% (n={rnd['n']})" if rnd else ""
-            print(f"{key:6s}: fixed {100 * r['fixed']:.1f}%{tail}")
+            print(f"{key:15s}: fixed {100 * r['fixed']:.1f}%{tail}")
 
 
 def run(args: argparse.Namespace) -> int:
