@@ -85,11 +85,12 @@ def read_base_stats_info(path: str | os.PathLike[str]) -> BaseStatsInfo:
     p = Path(path)
     try:
         with np.load(p, allow_pickle=False) as z:
-            fmt = str(z["format"]) if "format" in z.files else ""
-            if fmt != FORMAT:
-                raise ValueError(f"{p}: format must be {FORMAT!r}, got {fmt!r}")
-            center = np.asarray(z["center"], dtype=np.float32) if "center" in z.files else None
-            return BaseStatsInfo(fingerprint=str(z["fingerprint"]) if "fingerprint" in z.files else "",
-                                 center=center, classes=tuple(str(x) for x in z["classes"]) if "classes" in z.files else ())
-    except (OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+            fields = {k: z[k] for k in ("format", "center", "fingerprint", "classes") if k in z.files}
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:  # ValueError: pickled / not an npz
         raise ValueError(f"{p}: not a readable base statistics file ({exc})") from exc
+    fmt = str(fields.get("format", ""))
+    if fmt != FORMAT:
+        raise ValueError(f"{p}: format must be {FORMAT!r}, got {fmt!r}")
+    center = np.asarray(fields["center"], dtype=np.float32) if "center" in fields else None
+    classes = tuple(str(x) for x in fields["classes"]) if "classes" in fields else ()
+    return BaseStatsInfo(fingerprint=str(fields.get("fingerprint", "")), center=center, classes=classes)

@@ -62,6 +62,7 @@ class MatcherConfig:
     margin: float = 0.05
     dc_margin: float = 0.2
     topk: int = 3
+    use_center: bool = True  # centre cosines with the model's embedding centre when it has one
     use_dc: bool = True
     dc: DCConfig = field(default_factory=DCConfig)
 

@@ -76,7 +76,6 @@ class Recognizer:
         dc_background: bool = True,
     ) -> None:
         self.engine = engine
-        self.center = center
         self.base_stats = base_stats
         self.dc_background = dc_background
         self._generation = 0
@@ -85,6 +84,7 @@ class Recognizer:
         self.publisher = publisher
         self.windower = Windower(window or WindowConfig())
         self.matcher_config = matcher or MatcherConfig()
+        self.center = center if self.matcher_config.use_center else None
         self.smoothing_config = smoothing or SmoothingConfig()
         self.batch_max = max(1, batch_max)
         self.stats = RecognizerStats()

@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--unknown", default="21", help="never-enrolled action numbers")
     ap.add_argument("--threshold", type=float, default=MatcherConfig.threshold)
     ap.add_argument("--margin", type=float, default=MatcherConfig.margin)
+    ap.add_argument("--center", action="append", default=[], metavar="NAME=FILE.npy",
+                    help="also evaluate centred cosine with this (D,) centre (experiments)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     root = Path(args.data)
@@ -119,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
         out["raw"] = summarize(Matcher(support, cfg), emb_k, y_arr, emb_u)
         if aids.center is not None:
             out["centred"] = summarize(Matcher(support, cfg, center=aids.center), emb_k, y_arr, emb_u)
+        for item in args.center:
+            name, _, file = item.partition("=")
+            out[f"centred_{name}"] = summarize(Matcher(support, cfg, center=np.load(file)), emb_k, y_arr, emb_u)
         if aids.base_stats is not None and len(support) >= 2:
             out["dc_centred"] = summarize(Matcher(support, cfg, aids.base_stats, aids.center), emb_k, y_arr, emb_u)
     text = json.dumps(out, indent=1)

@@ -47,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--name", default=None, help="source name used in topics (default: from the source)")
     g.add_argument("--threshold", type=float, default=MatcherConfig.threshold, help="open-set: minimum cosine")
     g.add_argument("--margin", type=float, default=MatcherConfig.margin, help="open-set: minimum top-1 minus top-2")
+    g.add_argument("--no-center", action="store_true",
+                   help="match by raw cosine even when the model carries an embedding centre")  # fmt: skip
     g.add_argument("--window", type=int, default=WindowConfig.frames, metavar="FRAMES", help="window length at 30 fps")
     g.add_argument("--stride", type=int, default=WindowConfig.stride, metavar="FRAMES", help="frames between decisions")
     pace = g.add_mutually_exclusive_group()
@@ -73,7 +75,7 @@ def build_pipeline(args: argparse.Namespace, stack: ExitStack) -> tuple[Pipeline
     cfg = PipelineConfig(
         lossless=not realtime, realtime=realtime and not live, max_seconds=args.max_seconds,
         window=WindowConfig(frames=args.window, stride=args.stride),
-        matcher=MatcherConfig(threshold=args.threshold, margin=args.margin),
+        matcher=MatcherConfig(threshold=args.threshold, margin=args.margin, use_center=not args.no_center),
     )
     pub_cfg = PublisherConfig(endpoint=args.pub, source=source_name(args, source.name), model_id=engine.meta.model_id,
                               backend=engine.backend, curve_secret_key=args.server_key, insecure=args.insecure)  # fmt: skip

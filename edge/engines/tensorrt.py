@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from crossglg.basestats import basestats_path
 from crossglg.skeleton.layouts import get_layout
 
 from . import onnx_prep
@@ -149,6 +150,7 @@ def build_engine(onnx_path: str | os.PathLike[str], precision: str = "fp32", cac
     if (not force and engine_path.is_file() and sidecar_path(engine_path).is_file()
             and read_sidecar(engine_path).cache_key == key):
         log(f"cached engine: {engine_path}")
+        _copy_base_stats(onnx_path, engine_path)  # the ONNX may have been re-exported with statistics
         return _copy_out(engine_path, out, log)
 
     if plan.onnx_transform == "fp16":
@@ -193,8 +195,16 @@ def build_engine(onnx_path: str | os.PathLike[str], precision: str = "fp32", cac
                       precision=precision, max_batch=hi[0], opt_batch=opt[0], cache_key=key,
                       input_shape=tuple(hi), plan=plan.to_dict())
     write_sidecar(engine_path, info)
+    _copy_base_stats(onnx_path, engine_path)
     log(f"engine: {engine_path}")
     return _copy_out(engine_path, out, log)
+
+
+def _copy_base_stats(src_model: Path, dst_model: Path) -> None:
+    """The ONNX's base-statistics sidecar (distribution calibration) travels to the engine too."""
+    src = basestats_path(src_model)
+    if src.is_file():
+        atomic_write_bytes(basestats_path(dst_model), src.read_bytes())
 
 
 def _copy_out(engine_path: Path, out: str | os.PathLike[str] | None, log: Callable[[str], None]) -> Path:
@@ -204,6 +214,7 @@ def _copy_out(engine_path: Path, out: str | os.PathLike[str] | None, log: Callab
     out = Path(out)
     atomic_write_bytes(out, engine_path.read_bytes())
     atomic_write_bytes(sidecar_path(out), sidecar_path(engine_path).read_bytes())
+    _copy_base_stats(engine_path, out)
     log(f"copied to {out}")
     return out
 
