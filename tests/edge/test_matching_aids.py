@@ -117,3 +117,25 @@ def test_bad_center_metadata_fails_at_load(tiny_onnx: Path, tmp_path: Path) -> N
     bad = _with_center(tiny_onnx, tmp_path / "bad.onnx", np.zeros(3, np.float32))
     with pytest.raises(ModelError, match="embedding_center has 3 values"):
         open_model(bad, threads=1)
+
+
+def test_tensorrt_build_carries_center_and_sidecar(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                   tiny_onnx: Path) -> None:  # fmt: skip
+    from fake_tensorrt import install
+
+    from crossglg.basestats import read_base_stats_info
+    from edge.engines.tensorrt import build_engine
+    from edge.engines.trt_plan import read_sidecar
+
+    install(monkeypatch, "10.3.0")
+    with open_model(tiny_onnx, threads=1) as engine:
+        d, fingerprint = engine.meta.embedding_dim, engine.meta.fingerprint
+    center = np.linspace(-1, 1, d).astype(np.float32)
+    model = _with_center(tiny_onnx, tmp_path / "model.onnx", center)
+    st = base_statistics(np.random.default_rng(0).standard_normal((20, d)), np.repeat([0, 1], 10))
+    write_base_stats(basestats_path(model), st, center, fingerprint)
+    out = build_engine(model, "fp32", cache_dir=tmp_path / "cache", max_batch=2, out=tmp_path / "deploy" / "m.engine",
+                       log=lambda _: None)  # fmt: skip
+    meta = read_sidecar(out).meta
+    np.testing.assert_allclose(meta.embedding_center, center, rtol=1e-6)
+    assert read_base_stats_info(basestats_path(out)).fingerprint == meta.fingerprint
