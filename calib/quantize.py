@@ -65,7 +65,7 @@ class QuantConfig:
     """
 
     method: str = "percentile"
-    percentile: float = 99.999
+    percentile: float = 99.99
     ops: tuple[str, ...] = DEFAULT_OPS
     per_channel: bool = True
     weights_only_matmul: bool = False

@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the (deterministic) window selection")
     p.add_argument("--method", choices=sorted(METHODS), default="percentile",
                    help="calibration method (default percentile: min/max ranges are dominated by rare outliers)")
-    p.add_argument("--percentile", type=float, default=99.999, help="kept share of |x| for --method percentile")
+    p.add_argument("--percentile", type=float, default=99.99, help="kept share of |x| for --method percentile (default 99.99)")
     p.add_argument("--ops", default=",".join(DEFAULT_OPS), help="op types to quantise, comma separated")
     p.add_argument("--weights-only-matmul", action="store_true",
                    help="keep MatMuls without a constant operand (attention products) in float32")
