@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     state_path = out / "ablation_state.json"
     state = _load_state(state_path)
     state["commit"] = _git_commit()
-    command = "python tools/run_ablation.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    shown = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--eval-only"]
+    command = "python tools/run_ablation.py " + " ".join(shown)  # the documented command (eval-only is a refresh)
     state["invocations"].append({"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": state["commit"]})
     t_start = time.time()
     base_cfg = load_config(args.config, args.overrides)
