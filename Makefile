@@ -25,6 +25,7 @@ lint: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/crossglg-train model-info --num-classes 100 --json
+	BIN=$(BIN) bash tools/demo.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache
