@@ -9,26 +9,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import tempfile
 from pathlib import Path
 
 import zmq
 import zmq.auth
 
-
-def _write_private(path: Path, text: str, mode: int) -> None:
-    """Atomic write with ``mode`` set before any content exists (no window with wider permissions)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from crossglg.atomic import atomic_write
 
 
 def _cert_text(public: bytes, secret: bytes | None) -> str:
@@ -56,8 +42,8 @@ def generate_keypair(directory: str | os.PathLike, name: str) -> tuple[Path, Pat
         if p.exists():
             raise FileExistsError(f"{p} already exists; remove it first to make a new key pair")
     public, secret = zmq.curve_keypair()
-    _write_private(sec_path, _cert_text(public, secret), 0o600)
-    _write_private(pub_path, _cert_text(public, None), 0o644)
+    atomic_write(sec_path, _cert_text(public, secret), mode=0o600)
+    atomic_write(pub_path, _cert_text(public, None), mode=0o644)
     return pub_path, sec_path
 
 

@@ -24,7 +24,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from crossglg.atomic import atomic_write
 
 from .matcher import SupportSet
 from .store_manifest import MANIFEST, SCHEMA_VERSION, ActionEntry, ExemplarEntry, parse_manifest
@@ -65,21 +66,6 @@ def slugify(label: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
         slug = base[: _SLUG_MAX - len(suffix)].rstrip("-") + suffix
         n += 1
     return slug
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same directory + fsync + ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _npz_bytes(**arrays: np.ndarray) -> bytes:
@@ -270,7 +256,7 @@ class SupportStore:
         k = 0
         while (rel := f"exemplars/{entry['slug']}.{k}.npz") in self._emb or (self.root / rel).exists():
             k += 1
-        _atomic_write(self.root / rel, _npz_bytes(clip=arr, fps=np.float64(fps), timestamps=ts))
+        atomic_write(self.root / rel, _npz_bytes(clip=arr, fps=np.float64(fps), timestamps=ts))
         new_entry = {**entry, "exemplars": [*entry["exemplars"], {
             "file": rel, "created": now_iso(), "source": source, "frames": int(arr.shape[0]), "fps": float(fps),
         }]}
@@ -326,7 +312,7 @@ class SupportStore:
             files = [e["file"] for a in m["actions"] for e in a["exemplars"]]
             if files:
                 rel = f"embeddings.{gen}.npz"
-                _atomic_write(self.root / rel, _npz_bytes(
+                atomic_write(self.root / rel, _npz_bytes(
                     embeddings=np.stack([emb[f] for f in files]).astype(np.float32),
                     files=np.array(files, dtype=np.str_), fingerprint=np.array(m["model_fingerprint"], dtype=np.str_),
                 ))
@@ -336,8 +322,8 @@ class SupportStore:
         mpath = self.root / MANIFEST
         text = json.dumps(m, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
         if mpath.exists():
-            _atomic_write(self.root / (MANIFEST + ".bak"), mpath.read_bytes())
-        _atomic_write(mpath, text)
+            atomic_write(self.root / (MANIFEST + ".bak"), mpath.read_bytes())
+        atomic_write(mpath, text)
         self._m, self._emb = m, emb
         if old_emb_file and old_emb_file != m["embeddings_file"]:
             (self.root / old_emb_file).unlink(missing_ok=True)

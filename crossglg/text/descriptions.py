@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crossglg.atomic import atomic_write
 from crossglg.skeleton.layouts import NTU25
 
 SCHEMA = "crossglg-descriptions/1"
@@ -203,18 +203,7 @@ def load_descriptions(path: str | os.PathLike[str]) -> DescriptionSet:
 def save_descriptions(descriptions: DescriptionSet, path: str | os.PathLike[str]) -> None:
     """Write a description file atomically (temp file in the same folder + ``os.replace``)."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    data = json.dumps(descriptions.to_dict(), indent=1, ensure_ascii=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(p, json.dumps(descriptions.to_dict(), indent=1, ensure_ascii=False) + "\n")
 
 
 def merge_descriptions(

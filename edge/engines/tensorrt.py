@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from crossglg.atomic import atomic_write
 from crossglg.basestats import basestats_path
 from crossglg.skeleton.layouts import get_layout
 
@@ -31,7 +32,6 @@ from .onnx import OnnxEngine, file_sha256
 from .trt_plan import (
     PRECISIONS,
     EngineInfo,
-    atomic_write_bytes,
     cache_key,
     cached_engine_path,
     default_cache_dir,
@@ -190,7 +190,7 @@ def build_engine(onnx_path: str | os.PathLike[str], precision: str = "fp32", cac
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise RuntimeError(f"TensorRT failed to build an engine from {onnx_path} (see the log above)")
-    atomic_write_bytes(engine_path, bytes(serialized))
+    atomic_write(engine_path, bytes(serialized))
     info = EngineInfo(meta=meta, onnx_sha256=sha, trt_version=trt.__version__, gpu_name=gpu,
                       precision=precision, max_batch=hi[0], opt_batch=opt[0], cache_key=key,
                       input_shape=tuple(hi), plan=plan.to_dict())
@@ -204,7 +204,7 @@ def _copy_base_stats(src_model: Path, dst_model: Path) -> None:
     """The ONNX's base-statistics sidecar (distribution calibration) travels to the engine too."""
     src = basestats_path(src_model)
     if src.is_file():
-        atomic_write_bytes(basestats_path(dst_model), src.read_bytes())
+        atomic_write(basestats_path(dst_model), src.read_bytes())
 
 
 def _copy_out(engine_path: Path, out: str | os.PathLike[str] | None, log: Callable[[str], None]) -> Path:
@@ -212,8 +212,8 @@ def _copy_out(engine_path: Path, out: str | os.PathLike[str] | None, log: Callab
     if out is None:
         return engine_path
     out = Path(out)
-    atomic_write_bytes(out, engine_path.read_bytes())
-    atomic_write_bytes(sidecar_path(out), sidecar_path(engine_path).read_bytes())
+    atomic_write(out, engine_path.read_bytes())
+    atomic_write(sidecar_path(out), sidecar_path(engine_path).read_bytes())
     _copy_base_stats(engine_path, out)
     log(f"copied to {out}")
     return out

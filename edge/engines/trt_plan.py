@@ -28,6 +28,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from crossglg.atomic import atomic_write
+
 from .base import ModelMeta
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -232,26 +234,10 @@ class EngineInfo:
             raise ValueError(f"{where}: {exc}") from exc
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write via a temp file in the same directory + os.replace: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def write_sidecar(engine_path: str | os.PathLike[str], info: EngineInfo) -> Path:
     """Write ``<engine>.json`` atomically; returns its path."""
     path = sidecar_path(engine_path)
-    atomic_write_bytes(path, (json.dumps(info.to_dict(), indent=2, sort_keys=True) + "\n").encode())
+    atomic_write(path, (json.dumps(info.to_dict(), indent=2, sort_keys=True) + "\n").encode())
     return path
 
 

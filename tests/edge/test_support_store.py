@@ -96,14 +96,14 @@ def test_crash_mid_write_keeps_the_old_manifest(tmp_path, monkeypatch) -> None:
 def test_crash_between_embeddings_and_manifest(tmp_path, monkeypatch) -> None:
     st = SupportStore.create(tmp_path, "fp-A", PP)
     st.add_action("first", clip(), emb())
-    real = store_mod._atomic_write
+    real = store_mod.atomic_write
 
     def fail_on_manifest(path, data):
         if path.name == "manifest.json":
             raise OSError("power cut (simulated)")
         real(path, data)
 
-    monkeypatch.setattr(store_mod, "_atomic_write", fail_on_manifest)
+    monkeypatch.setattr(store_mod, "atomic_write", fail_on_manifest)
     with pytest.raises(OSError):
         st.add_action("second", clip(), emb())
     monkeypatch.undo()
