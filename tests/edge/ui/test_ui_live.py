@@ -35,9 +35,10 @@ def test_current_action_bars_and_events(publisher: Publisher) -> None:
             _label(publisher, "wave hello", 0.83, 0.41)
             await wait_until(pilot, lambda: app.state.primary() is not None and app.state.primary().label == "wave hello",
                              what="the first label")
-            await pilot.pause()
             big = app.query_one(BigLabel)
-            assert big.text == "wave hello"
+            # widgets repaint at most 10 times a second: wait for the paint, not just the state
+            await wait_until(pilot, lambda: big.text == "wave hello", what="the big label")
+            await wait_until(pilot, lambda: "0.41" in _text(app.query_one(ScoreBars)), what="the bars")
             lines, expected = _text(big).split("\n"), big_text("wave hello", big.size.width)
             assert expected is not None and len(lines) == 3 and all(e in s for e, s in zip(expected, lines, strict=True))
             bars = _text(app.query_one(ScoreBars))
