@@ -27,6 +27,9 @@ class ModelConfig:
         l2g: local-to-global guidance (cross-modal interaction branch + its CE loss).
         n_pre: encoder blocks before the JID; k_out reweights blocks ``n_pre .. end``.
         jid_hidden: hidden width of the JID's two-layer MLP.
+        jid_mix: how strongly k_out reweights the later blocks: weights ``1 - mix + mix * V * k_out``.
+            1.0 is the bare ``V * k_out`` (a collapsed k_out then silences 24 of 25 joints); 0.5 keeps
+            every joint at half weight or more. Checkpoints saved before this field load with 1.0.
         text_dim: D of the joint text features ``(num_classes, V, D)`` (384 for all-MiniLM-L6-v2).
         interaction_layers / interaction_dim / interaction_heads: the cross-modal module.
         num_heads: SA-GC attention heads (InfoGCN: 3).
@@ -44,6 +47,7 @@ class ModelConfig:
     l2g: bool = True
     n_pre: int = 5
     jid_hidden: int = 32
+    jid_mix: float = 0.5
     text_dim: int = 384
     interaction_layers: int = 2
     interaction_dim: int = 256
@@ -56,6 +60,8 @@ class ModelConfig:
                      "text_dim", "interaction_dim", "interaction_heads", "num_heads"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"ModelConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 < float(self.jid_mix) <= 1.0:
+            raise ValueError(f"ModelConfig.jid_mix must be in (0, 1], got {self.jid_mix}")
         if self.interaction_layers < 0:
             raise ValueError(f"ModelConfig.interaction_layers must be >= 0, got {self.interaction_layers}")
         if self.interaction_dim % self.interaction_heads:
@@ -78,4 +84,6 @@ class ModelConfig:
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"ModelConfig: unknown fields {sorted(unknown)}; expected a subset of {sorted(known)}")
+        if "jid_mix" not in d:  # saved before the field existed: those models used the bare V * k_out
+            d = {**d, "jid_mix": 1.0}
         return cls(**d)

@@ -73,7 +73,7 @@ class SkeletonBranch(nn.Module):
             h = blk(h, jw)
             if self.jid is not None and i == self.cfg.n_pre - 1:
                 k_out = self.jid(h, m)
-                jw = joint_weights(k_out, m)
+                jw = joint_weights(k_out, m, self.cfg.jid_mix)
         return h, k_out
 
     def features(self, x: torch.Tensor) -> SkeletonFeatures:

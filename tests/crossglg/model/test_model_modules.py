@@ -11,6 +11,7 @@ from crossglg.model.graph import spatial_partitions
 from crossglg.model.heads import InfoBottleneckHead, pool_bodies
 from crossglg.model.infogcn import MSTCN, SAGC, InfoGCNBlock
 from crossglg.model.jid import JointImportanceDiscriminator, joint_weights
+from crossglg.model.losses import calibrate_loss
 from crossglg.model.stgcn import STGCNBlock
 from crossglg.skeleton.layouts import KINETICS18, NTU25
 
@@ -79,6 +80,39 @@ def test_jid_distribution_and_weights() -> None:
     w = joint_weights(k, bodies=2)
     assert w.shape == (6, 25)
     torch.testing.assert_close(w.mean(-1), torch.ones(6))
+
+
+def test_jid_mix_never_silences_a_joint() -> None:
+    collapsed = torch.zeros(2, 25)
+    collapsed[:, 7] = 1.0
+    bare = joint_weights(collapsed, bodies=1)  # mix 1: 24 joints at weight 0
+    assert float(bare.min()) == 0.0
+    mixed = joint_weights(collapsed, bodies=1, mix=0.5)
+    assert float(mixed.min()) == pytest.approx(0.5)
+    torch.testing.assert_close(mixed.mean(-1), torch.ones(2))
+    uniform = joint_weights(torch.full((2, 25), 1 / 25), bodies=1, mix=0.5)
+    torch.testing.assert_close(uniform, torch.ones(2, 25))
+
+
+def test_calibrate_loss_sums_over_joints() -> None:
+    k_gt = torch.softmax(torch.randn(3, 25), -1)
+    labels = torch.tensor([0, 2])
+    k_out = torch.softmax(torch.randn(2, 25), -1)
+    expected = ((k_out - k_gt[labels]) ** 2).sum(1).mean()
+    torch.testing.assert_close(calibrate_loss(k_out, labels, k_gt), expected)
+    # a collapsed k_out against a spread k_gt costs a sizeable fraction of a CE unit, not ~1/25 of it
+    collapsed = torch.zeros(1, 25)
+    collapsed[0, 0] = 1.0
+    assert float(calibrate_loss(collapsed, torch.tensor([0]), torch.full((1, 25), 1 / 25))) > 0.9
+
+
+def test_model_config_jid_mix_validation_and_legacy_dicts() -> None:
+    with pytest.raises(ValueError, match="jid_mix"):
+        ModelConfig(jid_mix=0.0)
+    legacy = ModelConfig().to_dict()
+    del legacy["jid_mix"]
+    assert ModelConfig.from_dict(legacy).jid_mix == 1.0  # old checkpoints keep the maths they were trained with
+    assert ModelConfig.from_dict(ModelConfig().to_dict()).jid_mix == 0.5
 
 
 def test_crossmodal_shapes() -> None:
