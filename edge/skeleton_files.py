@@ -5,8 +5,8 @@
 ``(T, M, 25, 2)`` and the frame rate.
 
 Formats: NTU RGB+D ``.skeleton`` (with colour-image coordinates), UTD-MHAD ``.mat``, NW-UCLA
-``.json``, GTU ``.txt``, IntelliRehabDS ``.csv`` -- all through the torch-free readers of
-``train.datasets`` (imported lazily) -- and NumPy ``.npy`` / ``.npz`` arrays ``(T, M, 25, 3)``
+``.json``, GTU ``.txt``, IntelliRehabDS ``.csv`` -- all through the core readers of
+:mod:`crossglg.datasets` (the ones training uses) -- and NumPy ``.npy`` / ``.npz`` arrays ``(T, M, 25, 3)``
 or ``(T, 25, 3)`` (never unpickled).
 """
 
@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from crossglg import datasets as ds
 
 from .errors import SourceError
 
@@ -44,20 +46,12 @@ class SkeletonRecording:
     visibility: np.ndarray | None = None
 
 
-def _train_readers():
-    """The torch-free dataset readers of the training side (one parser per format, shared)."""
-    from train import datasets
-
-    return datasets
-
-
 def read_ntu_skeleton(path: str | Path, max_bodies: int = 2) -> SkeletonRecording:
     """An NTU RGB+D ``.skeleton`` file with its colour-image coordinates.
 
-    Parsing, noise-body filtering and body-slot merging are ``train.datasets``'s. Kinect tracking
+    Parsing, noise-body filtering and body-slot merging are :mod:`crossglg.datasets`'s. Kinect tracking
     state 2 (tracked) -> visibility 1, 1 (inferred) -> 0.5, otherwise 0.
     """
-    ds = _train_readers()
     try:
         raw = ds.read_ntu_skeleton_full(path, max_bodies)
     except (OSError, ValueError) as exc:  # FormatError is a ValueError naming file and line
@@ -91,7 +85,7 @@ def _load_numpy(path: Path, fps: float) -> SkeletonRecording:
         return _from_array(path, data[key], file_fps)
 
 
-# suffix -> (reader name in train.datasets, dataset key for the frame rate)
+# suffix -> (reader name in crossglg.datasets, dataset key for the frame rate)
 _DATASET_READERS = {
     ".mat": ("read_utd_mat", "utd_mhad"),
     ".json": ("read_nwucla_json", "nw_ucla"),
@@ -100,12 +94,11 @@ _DATASET_READERS = {
 }
 
 
-def _load_with_train_readers(path: Path, fps: float | None) -> SkeletonRecording:
+def _load_with_dataset_readers(path: Path, fps: float | None) -> SkeletonRecording:
     suffix = path.suffix.lower()
     if suffix not in _DATASET_READERS:
         known = ", ".join([".skeleton", ".npy", ".npz", *_DATASET_READERS])
         raise SourceError(f"{path}: unsupported skeleton format {suffix!r} (supported: {known})")
-    ds = _train_readers()
     reader, dataset = _DATASET_READERS[suffix]
     try:
         seq = getattr(ds, reader)(path)
@@ -127,4 +120,4 @@ def load_skeleton_file(path: str | Path, fps: float | None = None) -> SkeletonRe
         return read_ntu_skeleton(path)
     if suffix in (".npy", ".npz"):
         return _load_numpy(path, fps or NTU_FPS)
-    return _load_with_train_readers(path, fps)
+    return _load_with_dataset_readers(path, fps)

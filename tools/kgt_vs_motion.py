@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from crossglg.datasets.readers import read_gtu_txt, read_irds_csv, read_nwucla_json, read_utd_mat  # noqa: E402
 from crossglg.skeleton.layouts import NTU25  # noqa: E402
 from crossglg.text.descriptions import load_shipped  # noqa: E402
 from crossglg.text.lexicon import k_gt  # noqa: E402
-from train.datasets.readers import read_gtu_txt, read_irds_csv, read_nwucla_json, read_utd_mat  # noqa: E402
 
 LEFT = [i for i, n in enumerate(NTU25.joints) if n.endswith("Left")]
 RIGHT = [i for i, n in enumerate(NTU25.joints) if n.endswith("Right")]

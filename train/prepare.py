@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from crossglg.datasets import DEFAULT_SUBDIRS, Sample, scan_many
 from crossglg.model.config import ModelConfig
 from crossglg.model.dual_branch import CrossGLGModel
 from crossglg.model.losses import LossWeights
 from crossglg.preprocess import PreprocessConfig
 from crossglg.skeleton.layouts import get_layout
-from train.datasets import DEFAULT_SUBDIRS, Sample, scan_many
 from train.protocols import Protocol, get_protocol
 
 from .config import TrainConfig

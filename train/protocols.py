@@ -1,7 +1,7 @@
 """One-shot protocols as data: which classes are base (trained on), which are novel (one exemplar
 each, every other sample a query), and which samples are the exemplars.
 
-A class is a :data:`ClassKey` ``(dataset, label)`` with the 0-based labels of ``train.datasets``.
+A class is a :data:`ClassKey` ``(dataset, label)`` with the 0-based labels of ``crossglg.datasets``.
 ``Protocol.split(samples)`` turns scanned samples into training samples, exemplars and queries;
 ``exemplar_seed`` swaps the fixed exemplars for a seeded random draw (one per novel class).
 The choices below are documented with their reasons in ``docs/protocols.md``.
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from train.datasets.classes import CLASS_NAMES
-from train.datasets.sample import Sample
+from crossglg.datasets.classes import CLASS_NAMES
+from crossglg.datasets.sample import Sample
 
 ClassKey = tuple[str, int]
 

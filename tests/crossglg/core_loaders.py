@@ -1,6 +1,6 @@
 """Raw loaders for the core tests: small real recordings read with plain numpy/scipy/json.
 
-The core tests read the raw files themselves (not through ``train.datasets``) so that a bug in a
+The core tests read the raw files themselves (not through ``crossglg.datasets``) so that a bug in a
 reader cannot hide a bug in a mapping, and the other way round.
 """
 

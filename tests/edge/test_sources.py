@@ -88,7 +88,7 @@ def test_skeleton_file_errors(tmp_path):
      "irds/CSVData/215_18_0_1_1_stand.csv"],
 )  # fmt: skip
 def test_dataset_files_replay(data_dir, relpath):
-    """Every training format replays through the same source (readers from train.datasets)."""
+    """Every training format replays through the same source (readers from crossglg.datasets)."""
     with Source.from_skeleton_file(data_dir / relpath) as src:
         frames = list(src)
     assert src.fps == 30.0 and len(frames) > 5

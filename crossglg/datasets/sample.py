@@ -36,7 +36,7 @@ class Sample:
     Attributes:
         name: unique name within the dataset, e.g. ``S001C001P001R001A001``, ``a1_s1_t1``,
             ``a01_s01_e00_v01``, ``1/movement1`` (GTU: folder/file), IRDS file stem.
-        dataset: dataset key (see ``train.datasets.classes.DATASETS``).
+        dataset: dataset key (see ``crossglg.datasets.classes.DATASETS``).
         label: 0-based class index within the dataset (NTU A001 -> 0, UTD a1 -> 0, NW-UCLA label
             1 -> 0, GTU folder 1 -> 0, IRDS gesture 0 -> 0).
         subject: performer id from the file name (NTU P, UTD s, NW-UCLA s, IRDS SubjectID);

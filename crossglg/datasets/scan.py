@@ -2,7 +2,7 @@
 
 ``scan_dataset(name, root)`` finds the dataset's files under ``root`` (recursively), parses labels,
 subjects and other fields from the file names, reads every file (through the disk cache, see
-:mod:`train.datasets.cache`) and returns the samples sorted by name. A file that cannot be used
+:mod:`crossglg.datasets.cache`) and returns the samples sorted by name. A file that cannot be used
 (malformed content, unexpected name) becomes a :class:`Skipped` entry with the reason; the scan
 goes on. ``lazy=True`` only parses names: arrays are read on ``Sample.load()`` (errors surface
 there), for datasets too big to hold in memory (full NTU RGB+D 120).

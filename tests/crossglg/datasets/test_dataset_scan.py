@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from train.datasets import (
+from crossglg.datasets import (
     CACHE_ENV,
     CLASS_NAMES,
     DEFAULT_SUBDIRS,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from crossglg.datasets import scan_dataset
 from crossglg.skeleton.layouts import NTU25
-from train.datasets import scan_dataset
 
 pytestmark = pytest.mark.realdata
 
