@@ -2,13 +2,53 @@
 
 Write to a temp file in the destination's folder (same filesystem), fsync, then ``os.replace``.
 A crash or an exception leaves the previous file untouched and removes the temp file.
+
+- :func:`atomic_write` for bytes or text in hand;
+- :func:`atomic_path` for writers that want a path or open the file themselves
+  (``torch.save``, ``np.savez``, ``fig.savefig``).
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+
+@contextmanager
+def atomic_path(
+    path: str | os.PathLike[str], mode: int | None = None, *, suffix: str = ".tmp", fsync: bool = True
+) -> Iterator[Path]:
+    """Yield a temp path next to ``path``; on normal exit it replaces ``path``, on error it is removed.
+
+    The temp file exists (empty) when yielded; write it by name or open it. ``suffix`` ends its name
+    (e.g. ``".tmp.png"`` for writers that pick the format from the name; the default ``".tmp"``
+    matches the stale-temp cleanup of ``edge.store``). ``mode`` as in :func:`atomic_write` (set
+    before anything is written; default ``0o644``). ``fsync=False`` skips the flush to disk for
+    caches, where a lost entry after a power cut is only a miss.
+    """
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=suffix, dir=out.parent)
+    tmp = Path(name)
+    try:
+        try:
+            os.fchmod(fd, 0o644 if mode is None else mode)  # mkstemp makes 0o600
+        finally:
+            os.close(fd)
+        yield tmp
+        if fsync:
+            fd = os.open(tmp, os.O_RDWR)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int | None = None) -> Path:
@@ -18,18 +58,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int | No
     written, so the data never exists with wider permissions. Without it the file gets the usual
     ``0o644`` (``mkstemp`` would leave ``0o600``).
     """
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        os.fchmod(fd, 0o644 if mode is None else mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    with atomic_path(path, mode) as tmp, open(tmp, "wb") as f:
+        f.write(payload)
+    return Path(path)

@@ -21,13 +21,13 @@ Arrays (``np.savez``, loadable with ``allow_pickle=False``):
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path
 from .oneshot import BaseStats
 
 FORMAT = "crossglg-basestats/1"
@@ -55,19 +55,10 @@ def write_base_stats(
         raise ValueError(f"base statistics sidecar: centre has shape {c.shape}, expected ({d},)")
     if classes and len(classes) != stats.means.shape[0]:
         raise ValueError(f"base statistics sidecar: {len(classes)} class names for {stats.means.shape[0]} classes")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:  # a file object: np.savez appends no ".npz"
-            np.savez(f, format=np.array(FORMAT), means=stats.means.astype(np.float32),
-                     covs=stats.covs.astype(np.float32), beta=np.float64(stats.beta), center=c,
-                     classes=np.array([str(x) for x in classes], dtype=str), fingerprint=np.array(fingerprint))
-        os.chmod(tmp, 0o644)  # like the ONNX next to it (mkstemp makes 0600)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:  # a file object: np.savez appends no ".npz"
+        np.savez(f, format=np.array(FORMAT), means=stats.means.astype(np.float32),
+                 covs=stats.covs.astype(np.float32), beta=np.float64(stats.beta), center=c,
+                 classes=np.array([str(x) for x in classes], dtype=str), fingerprint=np.array(fingerprint))
     return out
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from crossglg.atomic import atomic_write
 from crossglg.skeleton.layouts import NTU25
 from edge.pose import PoseConfig, focal_from_hfov
 from edge.skeleton_files import load_skeleton_file
@@ -362,10 +363,7 @@ def write_report(res: dict, out_md: Path, out_png: Path | None, command: str) ->
     if out_png is not None:
         _figure(res, idx, out_png)
         lines += [f"![per-joint errors and root trajectories]({out_png.relative_to(out_md.parent).as_posix()})", ""]
-    out_md.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_md.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines))
-    tmp.replace(out_md)
+    atomic_write(out_md, "\n".join(lines))
 
 
 def _figure(res: dict, idx: list[int], out_png: Path) -> None:

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from crossglg.atomic import atomic_path
 
 FORMAT = "crossglg-ckpt/1"
 REQUIRED = ("format", "epoch", "model", "config", "class_names", "layout", "preprocess", "preprocess_id")
@@ -59,17 +60,8 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
     missing = [k for k in REQUIRED if k not in payload]
     if missing:
         raise ValueError(f"checkpoint payload is missing {missing}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:

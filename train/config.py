@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from crossglg.atomic import atomic_write
 
 VARIANTS: dict[str, tuple[bool, bool]] = {
     # name -> (global-to-local guidance, local-to-global guidance)
@@ -278,18 +279,8 @@ def load_config(path: str | os.PathLike | None = None, overrides: Sequence[str] 
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and ``os.replace`` (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``text`` (UTF-8) to ``path`` atomically (:func:`crossglg.atomic.atomic_write`)."""
+    atomic_write(path, text)
 
 
 def save_config(cfg: TrainConfig, path: str | os.PathLike) -> None:

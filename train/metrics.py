@@ -7,6 +7,8 @@ import math
 import os
 from pathlib import Path
 
+from crossglg.atomic import atomic_path
+
 from .config import atomic_write_text
 
 
@@ -70,8 +72,8 @@ class MetricsLog:
         for ax in list(axes.flat)[n:]:
             ax.axis("off")
         fig.tight_layout()
-        png = Path(png)
-        tmp = png.with_name(f".{png.name}.tmp.png")
-        fig.savefig(tmp, dpi=100)
-        plt.close(fig)
-        os.replace(tmp, png)
+        try:
+            with atomic_path(png, suffix=".tmp.png") as tmp:  # savefig picks the format from the name
+                fig.savefig(tmp, dpi=100)
+        finally:
+            plt.close(fig)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
+from crossglg.atomic import atomic_path
 from crossglg.skeleton.layouts import NTU25, Layout
 
 # a front-view stick figure for NTU-25 (x to the viewer's right = the body's left, y up), in units
@@ -29,12 +29,11 @@ _NTU_XY = np.array([
 def _save(fig, png: str | os.PathLike) -> None:  # noqa: ANN001 - matplotlib figure
     import matplotlib.pyplot as plt
 
-    png = Path(png)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    tmp = png.with_name(f".{png.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, png)
+    try:
+        with atomic_path(png, suffix=".tmp.png") as tmp:  # savefig picks the format from the name
+            fig.savefig(tmp, dpi=110)
+    finally:
+        plt.close(fig)
 
 
 def confusion_png(matrix: np.ndarray, class_names: Sequence[str], png: str | os.PathLike, title: str = "") -> None:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from crossglg.atomic import atomic_path
 from crossglg.model import ModelConfig, SkeletonBranch
 from crossglg.model.export import weights_fingerprint
 from edge.engines.base import EMBEDDING_NAME, LOGITS_NAME, EngineBase, ModelMeta
@@ -112,13 +113,6 @@ class TorchEngine(EngineBase):
 
 def save_inference_checkpoint(path: str | os.PathLike[str], model: SkeletonBranch, meta: dict[str, Any]) -> None:
     """Write format 1 (``model_config`` + ``state_dict`` + ``meta``) atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     payload = {"model_config": model.cfg.to_dict(), "state_dict": model.state_dict(), "meta": dict(meta)}
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

@@ -15,11 +15,12 @@ import contextlib
 import hashlib
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from crossglg.atomic import atomic_path
 
 CACHE_ENV = "CROSSGLG_CACHE"
 
@@ -68,15 +69,9 @@ class SkeletonCache:
         if not self.enabled:
             return
         entry = self._entry(Path(path), version)
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".npy")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, np.ascontiguousarray(arr, dtype=np.float32), allow_pickle=False)
-            os.replace(tmp, entry)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # no fsync: after a power cut a lost or torn entry fails to load and is just a miss
+        with atomic_path(entry, fsync=False) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, np.ascontiguousarray(arr, dtype=np.float32), allow_pickle=False)
 
     def load(self, path: str | Path, version: str, reader: Callable[[Path], np.ndarray]) -> np.ndarray:
         """Cached array for ``path``, else ``reader(path)`` stored for next time."""

@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from crossglg.atomic import atomic_path, atomic_write
 from crossglg.text.descriptions import DescriptionSet
 from crossglg.text.lexicon import k_gt_matrix
 
@@ -221,22 +221,13 @@ class FeatureCache:
     def store(self, encoder_id: str, entries: dict[str, np.ndarray]) -> None:
         """Replace the cache of ``encoder_id`` with ``entries`` (key -> ``(D,)``), atomically."""
         folder = self.folder(encoder_id)
-        folder.mkdir(parents=True, exist_ok=True)
         keys = sorted(entries)
         feats = np.stack([entries[k] for k in keys]).astype(np.float32) if keys else np.zeros((0, 0), np.float32)
-        fd, tmp = tempfile.mkstemp(prefix=".features.", suffix=".npz", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, keys=np.array(keys, dtype="<U64"), feats=feats)
-            os.replace(tmp, folder / "features.npz")
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # a cache: no fsync (after a power cut a lost file is recomputed)
+        with atomic_path(folder / "features.npz", fsync=False) as tmp, open(tmp, "wb") as f:
+            np.savez(f, keys=np.array(keys, dtype="<U64"), feats=feats)
         index = {"encoder_id": encoder_id, "count": len(keys), "dim": int(feats.shape[1]) if keys else 0}
-        fd, tmp = tempfile.mkstemp(prefix=".index.", suffix=".json", dir=folder)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(index, f, indent=1)
-        os.replace(tmp, folder / "index.json")
+        atomic_write(folder / "index.json", json.dumps(index, indent=1))
 
 
 def encode_cached(texts: Sequence[str], encoder: TextEncoder, cache: FeatureCache | None = None) -> np.ndarray:

@@ -10,10 +10,9 @@ batches (the DP runs over cells, each step over all pairs of the batch).
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
+from crossglg.atomic import atomic_path
 from crossglg.preprocess import fill_missing, select_bodies, valid_range, validate_sequence
 from crossglg.skeleton.layouts import NTU25, Layout
 
@@ -130,10 +129,8 @@ def evaluate_dtw(data, draws: int = 20, seed: int = 0, band: float = 0.1, cache_
         seqs = [normalize_for_dtw(s.load()) for s in data.novel]
         dist = dtw_matrix(seqs, band)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp.npy")
-            np.save(tmp, dist)
-            os.replace(tmp, path)
+            with atomic_path(path, fsync=False) as tmp, open(tmp, "wb") as f:  # a cache: no fsync
+                np.save(f, dist)
     labels = data.novel_labels
     res = evaluate_predictor(distance_predictor(dist, labels), labels, data.fixed, draws, seed)
     return {

@@ -83,7 +83,7 @@ def test_cache_hit_avoids_parsing(data_dir: Path, tmp_path: Path, monkeypatch: p
     for a, b in zip(first, second, strict=True):
         assert a.name == b.name and a.label == b.label
         np.testing.assert_array_equal(a.load(), b.load())
-    assert not list(cache_dir.rglob(".tmp-*")), "atomic writes leave no temp files"
+    assert not list(cache_dir.rglob(".*.tmp")), "atomic writes leave no temp files"
 
     # a changed file (new mtime) is parsed again; the others still come from the cache
     changed = root / "4" / sorted(os.listdir(root / "4"))[0]
