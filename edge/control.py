@@ -27,7 +27,6 @@ import json
 import logging
 import math
 import threading
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,7 +34,7 @@ from typing import Any, Protocol
 import zmq
 
 from .keys import load_keypair, load_secret
-from .publisher import is_local_endpoint
+from .server_socket import ServerSocket, check_exposure
 
 log = logging.getLogger(__name__)
 
@@ -130,36 +129,20 @@ class ControlServer:
     def __init__(self, runtime: Runtime, config: ControlConfig | None = None, context: zmq.Context | None = None):
         self.runtime = runtime
         self.config = cfg = config or ControlConfig()
-        secure = cfg.curve_secret_key is not None
-        if not is_local_endpoint(cfg.endpoint) and not secure:
-            msg = (f"control: {cfg.endpoint} is reachable beyond this machine and CURVE is off: anyone on the "
-                   "network could enroll or delete actions. Pass CURVE keys or --insecure.")  # fmt: skip
-            if not cfg.insecure:
-                raise ValueError(msg)
-            warnings.warn(msg, stacklevel=2)
-        self._ctx = context or zmq.Context.instance()
-        self._auth = None
-        self._sock = self._ctx.socket(zmq.REP)
+        check_exposure(
+            cfg.endpoint, cfg.curve_secret_key is not None, cfg.insecure,
+            f"control: {cfg.endpoint} is reachable beyond this machine and CURVE is off: anyone on the "
+            "network could enroll or delete actions. Pass CURVE keys or --insecure.",
+        )  # fmt: skip
         try:
-            self._sock.setsockopt(zmq.LINGER, 0)
-            if secure:
-                public, secret = load_secret(cfg.curve_secret_key)  # type: ignore[arg-type]
-                if cfg.curve_allowed_clients is not None:
-                    from zmq.auth.thread import ThreadAuthenticator
-
-                    self._auth = ThreadAuthenticator(self._ctx)
-                    self._auth.start()
-                    self._auth.configure_curve(domain="*", location=str(cfg.curve_allowed_clients))
-                self._sock.curve_secretkey, self._sock.curve_publickey = secret, public
-                self._sock.curve_server = True
-            self._sock.bind(cfg.endpoint)
+            self._server = ServerSocket(
+                context or zmq.Context.instance(), zmq.REP, cfg.endpoint,
+                curve_secret_key=cfg.curve_secret_key, curve_allowed_clients=cfg.curve_allowed_clients,
+            )  # fmt: skip
         except zmq.ZMQError as exc:
-            self._close_socket()
             raise ValueError(f"control: cannot bind {cfg.endpoint}: {exc} (another runtime running? use --control)") from None
-        except BaseException:
-            self._close_socket()
-            raise
-        self.endpoint: str = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        self._sock = self._server.sock
+        self.endpoint: str = self._server.endpoint
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.handled = 0
@@ -186,18 +169,12 @@ class ControlServer:
                 return
             self.handled += 1
 
-    def _close_socket(self) -> None:
-        self._sock.close(linger=0)
-        if self._auth is not None:
-            self._auth.stop()
-            self._auth = None
-
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2.0)
             self._thread = None
-        self._close_socket()
+        self._server.close()
 
     def __enter__(self) -> ControlServer:
         return self

@@ -23,12 +23,10 @@ CURVE server: traffic is encrypted and only clients that know the server's publi
 
 from __future__ import annotations
 
-import logging
 import math
 import secrets
 import threading
 import time
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,12 +34,9 @@ from typing import Any
 import zmq
 
 from . import protocol
-from .keys import load_secret
-
-log = logging.getLogger(__name__)
+from .server_socket import ServerSocket, check_exposure
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5556"
-_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
 @dataclass(frozen=True)
@@ -66,45 +61,22 @@ class PublisherConfig:
             raise ValueError(f"publisher.heartbeat_s must be > 0, got {self.heartbeat_s}")
 
 
-def is_local_endpoint(endpoint: str) -> bool:
-    """True for ``ipc://``, ``inproc://`` and ``tcp://`` on a loopback address."""
-    scheme, _, rest = endpoint.partition("://")
-    if scheme in ("ipc", "inproc"):
-        return True
-    if scheme != "tcp":
-        return False
-    host = rest.rsplit(":", 1)[0]
-    return host in _LOOPBACK_HOSTS or host.startswith("127.")
-
-
 class Publisher:
     """One PUB socket for one source. Thread-safe: sends are serialised by a lock."""
 
     def __init__(self, config: PublisherConfig | None = None, context: zmq.Context | None = None) -> None:
         self.config = cfg = config or PublisherConfig()
-        secure = cfg.curve_secret_key is not None
-        if not is_local_endpoint(cfg.endpoint) and not secure:
-            msg = (
-                f"publisher: {cfg.endpoint} is reachable beyond this machine and CURVE is off: anyone on the "
-                "network can read the labels. Pass CURVE keys (curve_secret_key) or insecure=True / --insecure."
-            )
-            if not cfg.insecure:
-                raise ValueError(msg)
-            warnings.warn(msg, stacklevel=2)
-            log.warning("INSECURE: %s", msg)
-        self._ctx = context or zmq.Context.instance()
-        self._auth = None
-        self._sock = self._ctx.socket(zmq.PUB)
-        try:
-            self._sock.setsockopt(zmq.SNDHWM, cfg.sndhwm)
-            self._sock.setsockopt(zmq.LINGER, 0)
-            if secure:
-                self._setup_curve(cfg)
-            self._sock.bind(cfg.endpoint)
-        except BaseException:
-            self._close_socket()
-            raise
-        self.endpoint: str = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        check_exposure(
+            cfg.endpoint, cfg.curve_secret_key is not None, cfg.insecure,
+            f"publisher: {cfg.endpoint} is reachable beyond this machine and CURVE is off: anyone on the "
+            "network can read the labels. Pass CURVE keys (curve_secret_key) or insecure=True / --insecure.",
+        )  # fmt: skip
+        self._server = ServerSocket(
+            context or zmq.Context.instance(), zmq.PUB, cfg.endpoint, options={zmq.SNDHWM: cfg.sndhwm},
+            curve_secret_key=cfg.curve_secret_key, curve_allowed_clients=cfg.curve_allowed_clients,
+        )  # fmt: skip
+        self._sock = self._server.sock
+        self.endpoint: str = self._server.endpoint
         self.session = secrets.token_hex(6)
         self._lock = threading.RLock()
         self._seq: dict[str, int] = {}
@@ -116,18 +88,6 @@ class Publisher:
         self._hb_thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._closed = False
-
-    def _setup_curve(self, cfg: PublisherConfig) -> None:
-        public, secret = load_secret(cfg.curve_secret_key)  # type: ignore[arg-type]
-        if cfg.curve_allowed_clients is not None:
-            from zmq.auth.thread import ThreadAuthenticator
-
-            self._auth = ThreadAuthenticator(self._ctx)
-            self._auth.start()
-            self._auth.configure_curve(domain="*", location=str(cfg.curve_allowed_clients))
-        self._sock.curve_secretkey = secret
-        self._sock.curve_publickey = public
-        self._sock.curve_server = True
 
     # ---- sending --------------------------------------------------------------------------
 
@@ -311,12 +271,6 @@ class Publisher:
 
     # ---- lifecycle ------------------------------------------------------------------------
 
-    def _close_socket(self) -> None:
-        self._sock.close(linger=0)
-        if self._auth is not None:
-            self._auth.stop()
-            self._auth = None
-
     def close(self) -> None:
         """Stop the heartbeat thread and close the socket (LINGER 0: queued messages are dropped)."""
         self._stop.set()
@@ -326,7 +280,7 @@ class Publisher:
         with self._lock:
             if not self._closed:
                 self._closed = True
-                self._close_socket()
+                self._server.close()
 
     def __enter__(self) -> Publisher:
         return self

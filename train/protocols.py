@@ -162,37 +162,43 @@ NTU60_NOVEL_ACTIONS: tuple[int, ...] = NTU120_NOVEL_ACTIONS[:10]  # A1, A7, ...,
 NTU60_BASE_COUNTS = (10, 20, 30, 40, 50)
 
 
+def _ntu_oneshot(
+    classes: int, novel_actions: tuple[int, ...], base_counts: tuple[int, ...], base_count: int, description: str,
+    ntu_setups: tuple[int, int] | None = None,
+) -> Protocol:
+    """NTU one-shot over the first ``classes`` actions: ``novel_actions`` (1-based) are novel, the
+    official NTU-120 exemplars of those classes, ``base_count`` of the others (:func:`evenly_spaced`)."""
+    tag = f"ntu{classes}"
+    if base_count not in base_counts:
+        raise ValueError(f"{tag} base_count must be one of {base_counts}, got {base_count}")
+    novel = tuple(("ntu", a - 1) for a in novel_actions)
+    all_base = tuple(("ntu", k) for k in range(classes) if ("ntu", k) not in novel)
+    return Protocol(
+        name=f"{tag}-b{base_count}",
+        description=description.format(base=base_count, novel=len(novel)),
+        base=evenly_spaced(all_base, base_count),
+        novel=novel,
+        exemplars=NTU120_EXEMPLARS[: len(novel)],
+        ntu_setups=ntu_setups,
+    )
+
+
 def ntu120_oneshot(base_count: int = 100) -> Protocol:
     """NTU RGB+D 120 one-shot: official 20 novel classes and exemplars; ``base_count`` of the 100
     base classes (100 = official; fewer = :func:`evenly_spaced`)."""
-    if base_count not in NTU120_BASE_COUNTS:
-        raise ValueError(f"ntu120 base_count must be one of {NTU120_BASE_COUNTS}, got {base_count}")
-    novel = tuple(("ntu", a - 1) for a in NTU120_NOVEL_ACTIONS)
-    all_base = tuple(("ntu", k) for k in range(120) if ("ntu", k) not in novel)
-    return Protocol(
-        name=f"ntu120-b{base_count}",
-        description=f"NTU RGB+D 120 one-shot, {base_count} base / 20 novel classes, official exemplars",
-        base=evenly_spaced(all_base, base_count),
-        novel=novel,
-        exemplars=NTU120_EXEMPLARS,
-    )
+    return _ntu_oneshot(
+        120, NTU120_NOVEL_ACTIONS, NTU120_BASE_COUNTS, base_count,
+        "NTU RGB+D 120 one-shot, {base} base / {novel} novel classes, official exemplars",
+    )  # fmt: skip
 
 
 def ntu60_oneshot(base_count: int = 50) -> Protocol:
     """NTU RGB+D 60 one-shot (our choice, see docs/protocols.md): novel A1, A7, ..., A55 with the
     official NTU-120 exemplars of those classes; ``base_count`` of the other 50 classes."""
-    if base_count not in NTU60_BASE_COUNTS:
-        raise ValueError(f"ntu60 base_count must be one of {NTU60_BASE_COUNTS}, got {base_count}")
-    novel = tuple(("ntu", a - 1) for a in NTU60_NOVEL_ACTIONS)
-    all_base = tuple(("ntu", k) for k in range(60) if ("ntu", k) not in novel)
-    return Protocol(
-        name=f"ntu60-b{base_count}",
-        description=f"NTU RGB+D 60 one-shot, {base_count} base / 10 novel classes",
-        base=evenly_spaced(all_base, base_count),
-        novel=novel,
-        exemplars=NTU120_EXEMPLARS[:10],
-        ntu_setups=(1, 17),
-    )
+    return _ntu_oneshot(
+        60, NTU60_NOVEL_ACTIONS, NTU60_BASE_COUNTS, base_count,
+        "NTU RGB+D 60 one-shot, {base} base / {novel} novel classes", ntu_setups=(1, 17),
+    )  # fmt: skip
 
 
 # --- Kinetics (CrossGLG supplement) ---------------------------------------------------------------

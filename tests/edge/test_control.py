@@ -4,13 +4,13 @@ real UTD-MHAD recordings, real publisher): ops, validation, timeouts, live enrol
 from __future__ import annotations
 
 import json
-import socket
 import time
 from pathlib import Path
 
 import pytest
 import zmq
 from runtime_helpers import collect, enroll_file, playlist, sync, utd
+from shared_helpers import free_port
 
 from edge.client import subscribe
 from edge.control import ControlClient, ControlConfig, ControlError, ControlServer, ControlTimeout
@@ -27,12 +27,6 @@ pytestmark = pytest.mark.realdata
 def engine(tiny_onnx: Path):
     with open_model(tiny_onnx, threads=1) as e:
         yield e
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_ops_status_list_rename_remove_and_errors(tmp_path: Path, data_dir: Path, engine) -> None:
@@ -86,7 +80,7 @@ def _raw(endpoint: str, body: bytes) -> dict:
 
 
 def test_client_times_out_and_recovers_when_the_runtime_appears(tmp_path: Path, data_dir: Path, engine) -> None:
-    endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
     client = ControlClient(endpoint, timeout=0.3)
     t0 = time.monotonic()
     with pytest.raises(ControlTimeout):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from runtime_helpers import collect, playlist, utd
+from shared_helpers import free_port
 
 from edge import protocol
 from edge.client import subscribe
@@ -23,19 +23,13 @@ NTU_VIDEO = "ntu_sample/S001C001P001R001A001_rgb.avi"
 NTU_SKELETON = "ntu_sample/S001C001P001R001A001.skeleton"
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "edge.cli", *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})  # fmt: skip
 
 
 def _endpoints() -> list[str]:
-    return ["--pub", f"tcp://127.0.0.1:{_port()}", "--control", f"tcp://127.0.0.1:{_port()}"]
+    return ["--pub", f"tcp://127.0.0.1:{free_port()}", "--control", f"tcp://127.0.0.1:{free_port()}"]
 
 
 def _one_line_error(proc: subprocess.CompletedProcess, needle: str) -> None:

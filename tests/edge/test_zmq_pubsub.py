@@ -4,28 +4,18 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 
 import pytest
 import zmq
+from runtime_helpers import sync
 
 from edge import protocol
 from edge.client import subscribe
 from edge.keys import generate_keypair, load_keypair
-from edge.publisher import Publisher, PublisherConfig, is_local_endpoint
+from edge.publisher import Publisher, PublisherConfig
+from edge.server_socket import is_local_endpoint
 
 ANY_PORT = "tcp://127.0.0.1:*"
-
-
-def _sync(pub: Publisher, sub, tries: int = 200) -> None:
-    """Wait out ZeroMQ's slow-joiner window: heartbeat until the subscriber hears one, then drain."""
-    for _ in range(tries):
-        pub.heartbeat()
-        if sub.recv(timeout=0.025) is not None:
-            time.sleep(0.05)
-            sub.drain()
-            return
-    raise AssertionError("subscriber never connected")
 
 
 def _label(pub: Publisher, i: int, track_id: int = 1, pad: int = 0) -> bool:
@@ -54,7 +44,7 @@ def test_schema_and_gapless_seq_for_fast_subscriber() -> None:
     n = 300  # below SNDHWM/RCVHWM: nothing may be dropped
     cfg = PublisherConfig(endpoint=ANY_PORT, source="cam0", model_id="m-1", backend="onnxruntime")
     with Publisher(cfg) as pub, subscribe(pub.endpoint, topics=["crossglg.v1."], timeout=2.0, strict=True) as sub:
-        _sync(pub, sub)
+        sync(pub, sub)
         for i in range(n):
             assert _label(pub, i)
         pub.publish_event(track_id=1, event="start", state="action", label="wave", score=0.9, t_frame=1.0)
@@ -87,7 +77,7 @@ def test_stalled_subscriber_never_blocks_and_loss_is_visible() -> None:
         stalled.setsockopt(zmq.SUBSCRIBE, b"")
         stalled.connect(pub.endpoint)
         with subscribe(pub.endpoint, rcvhwm=10) as watcher:  # same settings, read only at the end
-            _sync(pub, watcher)
+            sync(pub, watcher)
             # ~2 KB each: 40 MB in total, far beyond what HWMs plus kernel socket buffers can hold
             completed = sum(1 for i in range(total) if _label(pub, i, pad=2000) or True)
             assert completed == total  # every send returned (NOBLOCK): nothing blocked or raised
@@ -113,7 +103,7 @@ def test_heartbeat_rate_and_snapshot() -> None:
     with Publisher(PublisherConfig(endpoint=ANY_PORT, heartbeat_s=0.1)) as pub, subscribe(
         pub.endpoint, topics=["crossglg.v1.hb."], timeout=2.0
     ) as sub:
-        _sync(pub, sub)
+        sync(pub, sub)
         _label(pub, 0, track_id=7)
         pub.set_status(fps=29.5)
         pub.start_heartbeat()
@@ -136,7 +126,7 @@ def test_curve_roundtrip(tmp_path) -> None:
     with Publisher(cfg) as pub, subscribe(pub.endpoint, server_public_key=pub_key) as good, subscribe(
         pub.endpoint
     ) as plain:
-        _sync(pub, good)
+        sync(pub, good)
         for i in range(20):
             _label(pub, i)
         got = [m for m in iter(lambda: good.recv(timeout=1.0), None) if m.kind == "label"]
@@ -180,7 +170,7 @@ def test_curve_allowed_clients_only(tmp_path) -> None:
     with Publisher(cfg) as pub, subscribe(
         pub.endpoint, server_public_key=server_public, client_secret_key=allowed_secret
     ) as ok, subscribe(pub.endpoint, server_public_key=server_public, client_secret_key=stranger_secret) as other:
-        _sync(pub, ok)
+        sync(pub, ok)
         _label(pub, 0)
         assert ok.recv(timeout=2.0) is not None
         assert other.recv(timeout=0.3) is None  # knows the server key, but is not on the list

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_helpers import run_python
 
 from train.datasets import DEFAULT_SUBDIRS, Sample, SkeletonCache, scan_many
 from train.protocols import (
@@ -165,16 +166,8 @@ def test_realdata_protocol_counts(data_dir: Path, real_samples: list[Sample]) ->
     assert len(all27.exemplars) == 27 and len(all27.queries) == len(utd) - 27 and len(all27.train) == aux
 
 
-_BLOCK_TORCH = r"""
+_IMPORT_READERS = r"""
 import sys
-
-class _Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "transformers"):
-            raise ImportError(f"blocked import of {name}")
-        return None
-
-sys.meta_path.insert(0, _Block())
 import train.datasets, train.protocols  # noqa: E401
 from train.datasets import scan_dataset, read_ntu_skeleton  # noqa: F401
 assert "torch" not in sys.modules
@@ -182,15 +175,7 @@ assert "torch" not in sys.modules
 
 
 def test_readers_and_protocols_import_without_torch() -> None:
-    import os
-    import subprocess
-    import sys
-
-    root = Path(__file__).resolve().parents[2]
-    proc = subprocess.run(
-        [sys.executable, "-c", _BLOCK_TORCH], cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    proc = run_python(_IMPORT_READERS, block=("torch", "transformers"))
     assert proc.returncode == 0, proc.stderr
 
 

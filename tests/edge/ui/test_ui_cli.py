@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from edge.cli import main
@@ -39,13 +36,8 @@ def test_run_ui_needs_an_endpoint() -> None:
         run_ui()
 
 
-def test_ui_command_is_registered_and_torch_free() -> None:
+def test_ui_command_is_registered() -> None:
+    """(That the UI imports no torch is checked with every edge module in tests/edge/test_layering.py.)"""
     from edge.cli import COMMANDS
 
     assert COMMANDS["ui"][0] == "edge.commands.ui"
-    code = (
-        "import sys, edge.commands.ui, edge.ui.app; "
-        "print([m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers')])"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"

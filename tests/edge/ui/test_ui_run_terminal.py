@@ -8,7 +8,6 @@ import os
 import pty
 import re
 import select
-import socket
 import struct
 import subprocess
 import sys
@@ -18,16 +17,11 @@ from pathlib import Path
 
 import pytest
 from runtime_helpers import playlist, utd
+from shared_helpers import free_port
 
 pytestmark = pytest.mark.realdata
 ROOT = Path(__file__).resolve().parents[3]
 _ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]")
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _read_until(fd: int, needles: list[bytes], timeout: float) -> bytes:
@@ -52,7 +46,7 @@ def test_run_opens_the_ui_and_q_quits(tmp_path: Path, data_dir: Path, tiny_onnx:
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     cmd = [sys.executable, "-m", "edge.cli", "run", "--skeleton", str(replay), "--model", str(tiny_onnx),
            "--realtime", "--store", str(tmp_path / "store"), "--max-seconds", "60",
-           "--pub", f"tcp://127.0.0.1:{_port()}", "--control", f"tcp://127.0.0.1:{_port()}"]
+           "--pub", f"tcp://127.0.0.1:{free_port()}", "--control", f"tcp://127.0.0.1:{free_port()}"]
     env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT, start_new_session=True)
     os.close(slave)

@@ -1,0 +1,49 @@
+"""Helpers shared by tests of several packages (importable from any test: ``tests/`` holds the root conftest).
+
+- :func:`free_port`: a TCP port on 127.0.0.1 that nothing listens on right now;
+- :func:`run_python`: a snippet in a fresh interpreter of this venv, optionally with some top-level
+  packages made unimportable (to prove a layer does not need them).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_BLOCKER = r"""
+import sys
+
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {blocked!r}:
+            raise ImportError(f"blocked import of {{name}}")
+        return None
+
+sys.meta_path.insert(0, _Block())
+"""
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (for endpoints a subprocess must bind by number)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_python(code: str, *, block: Sequence[str] = (), timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` with ``python -c`` from the repo root (on ``PYTHONPATH``); output captured as text.
+
+    ``block`` names top-level packages whose import raises ``ImportError`` (imports already
+    satisfied by Python's own startup are not affected).
+    """
+    prelude = _BLOCKER.format(blocked=tuple(block)) if block else ""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-c", prelude + code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
