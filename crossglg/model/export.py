@@ -6,6 +6,12 @@ read them back without torch via :func:`crossglg.model_meta.read_onnx_metadata`)
 
 The dynamo exporter is tried first (its graph is leaner for ONNX Runtime); if it fails, the
 TorchScript exporter is used. The ``exporter`` metadata key records which one produced the file.
+
+A :class:`SkeletonBranch` with the InfoGCN encoder is exported through its inference-equivalent
+rewrite (:mod:`crossglg.model.export_fused`: folded normalisations, channels-last blocks, same
+maths); ``fused=False`` exports the training module's own eval graph. The ``graph`` metadata key
+records which (``fused-cl/<n>`` or ``module``); the fingerprint is always that of the trained
+``state_dict``, so support stores do not depend on the graph form.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from torch import nn
 
 from crossglg.model_meta import EMBEDDING_NAME, INPUT_NAME, LOGITS_NAME, META_PREFIX
 
+from .export_fused import FUSED_GRAPH_VERSION, fuse_for_export
+from .infogcn import InfoGCNEncoder
 from .skeleton_branch import SkeletonBranch
 
 log = logging.getLogger(__name__)
@@ -79,6 +87,7 @@ def export_onnx(
     dynamo: bool | None = None,
     input_shape: tuple[int, ...] | None = None,
     output_names: list[str] | None = None,
+    fused: bool | None = None,
 ) -> Path:
     """Export ``model`` (eval mode, CPU, float32) to one ``.onnx`` file; returns its path.
 
@@ -93,6 +102,8 @@ def export_onnx(
         dynamo: True/False forces an exporter; None tries dynamo then falls back to TorchScript.
         input_shape: example input shape ``(N, C, T, V, M)`` (N is exported as dynamic).
         output_names: graph output names in the order the model returns them.
+        fused: export a :class:`SkeletonBranch` through :func:`~crossglg.model.export_fused.fuse_for_export`
+            (None: whenever its encoder is InfoGCN; True with another encoder raises ``ValueError``).
     """
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -103,7 +114,12 @@ def export_onnx(
         shape = input_shape or (2, model.cfg.in_channels, t, model.num_joints, model.cfg.max_bodies)
         names = output_names or (
             [EMBEDDING_NAME] if model.head.classifier is None else [EMBEDDING_NAME, LOGITS_NAME])
+        if fused is None:
+            fused = isinstance(model.encoder, InfoGCNEncoder)
+        meta["graph"] = FUSED_GRAPH_VERSION if fused else "module"
     else:
+        if fused:
+            raise ValueError("export_onnx: fused=True needs a SkeletonBranch")
         if input_shape is None or output_names is None:
             raise ValueError("export_onnx: a model that is not a SkeletonBranch needs input_shape and output_names")
         meta, shape, names = {}, input_shape, output_names
@@ -114,6 +130,7 @@ def export_onnx(
     example = torch.zeros(*shape)
     was_training = model.training
     model.eval()
+    graph_module = fuse_for_export(model) if fused else model
     import onnx
 
     try:
@@ -122,7 +139,7 @@ def export_onnx(
             used = None
             for use_dynamo in ([dynamo] if dynamo is not None else [True, False]):
                 try:
-                    _export(model, example, tmp_path, names, opset, use_dynamo)
+                    _export(graph_module, example, tmp_path, names, opset, use_dynamo)
                     used = "dynamo" if use_dynamo else "torchscript"
                     break
                 except Exception as exc:  # exporter failures come in many types
