@@ -212,6 +212,11 @@ class MSTCN(nn.Module):
         if self.training:  # one conv for the three openings: fewer, larger GEMMs for training
             p = self.proj(x)
             opened = (p[:, :b], p[:, b : 2 * b], p[:, 2 * b :])
+            bns = (self.temporal[0][1], self.temporal[1][1], self.pool_bn, self.point[1])
+            if _groupable(bns):  # the four branch BNs as one call on the concatenated pre-BN maps
+                pre = [self.temporal[0][0](opened[0]), self.temporal[1][0](opened[1]), self.pool(opened[2]),
+                       self.point[0](x)]
+                return batch_norm_concat(torch.cat(pre, dim=1), bns)
         else:  # three convs: ORT keeps them in its blocked layout, a Split would force a reorder
             opened = tuple(self._opening(x, i) for i in range(3))
         outs = [self.temporal[0](opened[0]), self.temporal[1](opened[1]),
