@@ -1,17 +1,19 @@
 """`crossglg-train export` carries the base statistics: the embedding centre in the ONNX metadata and
-the per-class statistics in ``<model>.onnx.basestats.npz``, both readable by the edge (torch-free)."""
+the per-class statistics in ``<model>.onnx.basestats.npz``, both readable by the edge (torch-free).
+
+Here without a torch export (a one-node ONNX stands in); the real export of a trained checkpoint,
+with the same checks through the edge's readers, is in test_train_pipeline.py (one shared export)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
-from crossglg.basestats import basestats_path, read_base_stats_info
-from crossglg.model_meta import decode_center, read_onnx_metadata
-from crossglg.oneshot import base_statistics, center_from_stats
+from crossglg.basestats import read_base_stats_info
+from crossglg.model_meta import decode_center
+from crossglg.oneshot import base_statistics
 from train.checkpoint import FORMAT, save_checkpoint, stats_to_payload
 from train.config import load_config, to_dict
 from train.prepare import build_model, model_config, preprocess_config
@@ -79,39 +81,3 @@ def test_sidecar_and_center_from_checkpoint_round_trip(tmp_path: Path) -> None:
     mid = load_checkpoint(tmp_path / "mid.pt")
     assert center_metadata(mid) == {}
     assert write_export_sidecar(onnx_path, mid) is None and not side.exists()
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
-    from train.commands.export import export_checkpoint
-
-    tmp = tmp_path_factory.mktemp("export")
-    info = _checkpoint(tmp / "final.pt", with_stats=True)
-    torch.set_num_threads(2)
-    return tmp / "final.pt", export_checkpoint(tmp / "final.pt", tmp / "model.onnx"), info
-
-
-@pytest.mark.slow  # a real dynamo export: ~60-120 s on 2 shared cores
-def test_export_writes_center_and_sidecar(exported: tuple[Path, Path, dict]) -> None:
-    from edge.calibration import load_base_stats
-    from edge.runtime import matching_aids, open_model
-
-    _, onnx_path, info = exported
-    meta = read_onnx_metadata(onnx_path)
-    center = np.array(decode_center(meta, int(meta["embedding_dim"])))
-    # the centre estimated from Tukey-space statistics is the raw mean (one sign per feature here)
-    np.testing.assert_allclose(center, info["raw_mean"], rtol=2e-3)
-    np.testing.assert_allclose(center, center_from_stats(info["stats"]), rtol=1e-6)
-    side = basestats_path(onnx_path)
-    assert side.name == "model.onnx.basestats.npz" and side.is_file()
-    stats = load_base_stats(side)  # the edge's reader, allow_pickle=False
-    np.testing.assert_array_equal(stats.means, info["stats"].means)
-    np.testing.assert_array_equal(stats.covs, info["stats"].covs)
-    sinfo = read_base_stats_info(side)
-    assert sinfo.fingerprint == meta["fingerprint"] and sinfo.classes == tuple(CLASSES)
-    assert not [p for p in side.parent.iterdir() if p.name.startswith(".")]  # no temp files left
-    with open_model(onnx_path, threads=1) as engine:  # and the runtime picks both up
-        np.testing.assert_allclose(engine.meta.embedding_center, center, rtol=1e-6)
-        aids = matching_aids(engine)
-        assert aids.base_stats is not None and aids.stats_path == side
-        np.testing.assert_array_equal(aids.center, engine.meta.embedding_center)

@@ -113,12 +113,20 @@ def test_eval_json_and_figures(tiny_run: Path, data_dir: Path, tmp_path: Path) -
     assert np.array(res["confusion_matrix"]).sum() == 18
 
 
+@pytest.fixture(scope="module")
+def run_export(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny run's final checkpoint exported once (`crossglg-train export`): ONNX + sidecar."""
+    from train.commands.export import export_checkpoint
+
+    return export_checkpoint(tiny_run / "final.pt", tmp_path_factory.mktemp("export") / "model.onnx")
+
+
 @pytest.mark.slow  # the dynamo ONNX export alone takes ~30-80 s on 2 shared cores
-def test_export_onnx_parity(tiny_run: Path, tmp_path: Path) -> None:
+def test_export_onnx_parity(tiny_run: Path, run_export: Path, tmp_path: Path) -> None:
     from crossglg.model_meta import REQUIRED_KEYS, decode_classes, read_onnx_metadata
     from train.commands.export import export_checkpoint, parity
 
-    path = export_checkpoint(tiny_run / "final.pt", tmp_path / "model.onnx")
+    path = run_export
     meta = read_onnx_metadata(path)
     assert all(k in meta for k in REQUIRED_KEYS)
     assert meta["frames"] == "16" and len(decode_classes(meta)) == 51
@@ -126,6 +134,38 @@ def test_export_onnx_parity(tiny_run: Path, tmp_path: Path) -> None:
     assert parity(tiny_run / "final.pt", path, batch=3) < 1e-4
     with pytest.raises(ValueError, match="frames"):
         export_checkpoint(tiny_run / "final.pt", tmp_path / "bad.onnx", frames=32)
+
+
+@pytest.mark.slow  # shares the export above
+def test_export_writes_center_and_sidecar(tiny_run: Path, run_export: Path) -> None:
+    from crossglg.basestats import basestats_path, read_base_stats_info
+    from crossglg.model_meta import decode_center, read_onnx_metadata
+    from crossglg.oneshot import center_from_stats
+    from edge.calibration import load_base_stats
+    from edge.runtime import matching_aids, open_model
+    from train.export_stats import checkpoint_base_stats
+
+    stats, _, classes = checkpoint_base_stats(load_checkpoint(tiny_run / "final.pt"))
+    assert stats is not None and len(classes) == len(stats.means) == 4
+    meta = read_onnx_metadata(run_export)
+    center = np.array(decode_center(meta, int(meta["embedding_dim"])))
+    # the centre estimated from the Tukey-space statistics (test_export_stats.py checks that estimate
+    # against the raw mean of known embeddings)
+    np.testing.assert_allclose(center, center_from_stats(stats), rtol=1e-6)
+    assert np.abs(center).max() > 0
+    side = basestats_path(run_export)
+    assert side.name == "model.onnx.basestats.npz" and side.is_file()
+    loaded = load_base_stats(side)  # the edge's reader, allow_pickle=False
+    np.testing.assert_array_equal(loaded.means, stats.means)
+    np.testing.assert_array_equal(loaded.covs, stats.covs)
+    sinfo = read_base_stats_info(side)
+    assert sinfo.fingerprint == meta["fingerprint"] and sinfo.classes == tuple(classes)
+    assert not [p for p in side.parent.iterdir() if p.name.startswith(".")]  # no temp files left
+    with open_model(run_export, threads=1) as engine:  # and the runtime picks both up
+        np.testing.assert_allclose(engine.meta.embedding_center, center, rtol=1e-6)
+        aids = matching_aids(engine)
+        assert aids.base_stats is not None and aids.stats_path == side
+        np.testing.assert_array_equal(aids.center, engine.meta.embedding_center)
 
 
 def test_dtw_baseline_on_real_subset(tiny_data: ProtocolData, tmp_path: Path) -> None:
