@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from shared_helpers import run_python
 
-from train.datasets import DEFAULT_SUBDIRS, Sample, SkeletonCache, scan_many
+from crossglg.datasets import DEFAULT_SUBDIRS, Sample, SkeletonCache, scan_many
 from train.protocols import (
     PROTOCOLS,
     Protocol,
