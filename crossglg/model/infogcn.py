@@ -141,15 +141,17 @@ class SAGC(nn.Module):
         # Keeping logits within 60 of their row max bounds every weight below by ~e^-60/V ~ 1e-28
         # (a normal float, also after the topology product); weights that small are invisible at
         # float32 resolution of a row summing to 1, so the result equals the plain softmax.
-        dots = dots - dots.amax(dim=-1, keepdim=True)
         if self.training:
+            # softmax is shift-invariant, so the row max carries no gradient: detaching it drops
+            # amax's backward (compare, count, divide, scatter) from the step, not a term of the maths
+            dots = dots - dots.amax(dim=-1, keepdim=True).detach()
             # Backward multiplies these weights by tiny gradients (the SA-GC BN starts at 1e-6):
             # weights of ~1e-28 then give subnormal products in the softmax backward and in the
             # graph-product GEMMs. Weights below e^-30 of the row max (total mass < V * 1e-13 of
             # the row, far under float32 resolution) are therefore exact zeros while training.
             dots = dots.masked_fill(dots < -TRAIN_ATTN_LOGIT_RANGE, float("-inf"))
         else:
-            dots = torch.clamp_min(dots, -ATTN_LOGIT_RANGE)
+            dots = torch.clamp_min(dots - dots.amax(dim=-1, keepdim=True), -ATTN_LOGIT_RANGE)
         return torch.softmax(dots, dim=-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -210,8 +212,7 @@ class MSTCN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b = self.branch_channels
         if self.training:  # one conv for the three openings: fewer, larger GEMMs for training
-            p = self.proj(x)
-            opened = (p[:, :b], p[:, b : 2 * b], p[:, 2 * b :])
+            opened = self.proj(x).split(b, dim=1)  # split: its backward is one cat, not 3 zero-filled slices
             bns = (self.temporal[0][1], self.temporal[1][1], self.pool_bn, self.point[1])
             if _groupable(bns):  # the four branch BNs as one call on the concatenated pre-BN maps
                 pre = [self.temporal[0][0](opened[0]), self.temporal[1][0](opened[1]), self.pool(opened[2]),
