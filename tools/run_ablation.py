@@ -8,6 +8,11 @@ skips evaluated runs, evaluates trained ones and resumes interrupted ones from `
 span sessions. The DTW 1-NN baseline is measured on the same novel samples. After every run the
 table between the ``ablation`` markers of ``docs/results.md`` is regenerated (prose outside the
 markers is kept). Wall time is accumulated across invocations in ``<out>/ablation_state.json``.
+
+Several invocations of the same command may run at once (e.g. one per core): each run directory is
+claimed with a lock file holding the owner's pid (a dead owner's lock is taken over), and every
+invocation merges its own runs into the state file instead of overwriting the others'. Wall time
+then adds up the invocations' times (busy time, not elapsed time).
 """
 
 from __future__ import annotations
@@ -46,6 +51,57 @@ def _save_state(path: Path, state: dict) -> None:
     from train.config import atomic_write_text
 
     atomic_write_text(path, json.dumps(state, indent=1) + "\n")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim_run(run_dir: Path) -> bool:
+    """Take ``run_dir/.lock`` for this process; False if another live process holds it."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = run_dir / ".lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                owner = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                owner = 0
+            if owner and owner != os.getpid() and _pid_alive(owner):
+                return False
+            lock.unlink(missing_ok=True)  # stale: its owner died
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        return True
+    return False
+
+
+def release_run(run_dir: Path) -> None:
+    lock = run_dir / ".lock"
+    try:
+        if int(lock.read_text().strip() or 0) == os.getpid():
+            lock.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def merge_state(path: Path, mine: dict, touched: set[str], wall_delta: float) -> dict:
+    """The state on disk with this invocation's ``touched`` runs and ``wall_delta`` seconds merged in."""
+    disk = _load_state(path)
+    for name in touched:
+        disk["runs"][name] = mine["runs"][name]
+    disk["wall_seconds"] = float(disk.get("wall_seconds", 0.0)) + wall_delta
+    disk["commit"] = mine.get("commit", disk.get("commit"))
+    return disk
 
 
 def _pct(x: float) -> str:
@@ -169,8 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     state["commit"] = _git_commit()
     shown = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--eval-only"]
     command = "python tools/run_ablation.py " + " ".join(shown)  # the documented command (eval-only is a refresh)
-    state["invocations"].append({"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": state["commit"]})
-    t_start = time.time()
+    touched: set[str] = set()
+    state = merge_state(state_path, state, touched, 0.0)
+    state["invocations"].append({"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": state["commit"],
+                                 "pid": os.getpid()})
+    _save_state(state_path, state)
+    last_save = time.time()
     base_cfg = load_config(args.config, args.overrides)
     c = base_cfg
     cfg_summary = (f"T={c.data.frames}, M={c.data.max_bodies}, {c.optim.epochs} epochs, batch {c.optim.batch_size}, "
@@ -181,10 +241,11 @@ def main(argv: list[str] | None = None) -> int:
     k_gt = novel_k_gt(data)
     results = Path(args.results)
 
-    wall_before = float(state["wall_seconds"])
-
     def checkpoint_state() -> None:
-        state["wall_seconds"] = wall_before + (time.time() - t_start)
+        nonlocal state, last_save
+        now = time.time()
+        state = merge_state(state_path, state, touched, now - last_save)
+        last_save = now
         _save_state(state_path, state)
         write_results(results, render_table(out, state, args.seeds, command, cfg_summary, c.eval.draws))
 
@@ -204,6 +265,10 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             if args.eval_only and not (run_dir / "final.pt").is_file():
                 continue
+            if not claim_run(run_dir):
+                print(f"{name}: another invocation is on it; skipping", flush=True)
+                continue
+            touched.add(name)
             cfg = load_config(args.config, [*args.overrides, f"seed={seed}", f"model.variant={variant}",
                                             f"num_threads={args.threads}"])
             try:
@@ -233,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
                     run["epochs_done"] = len(rows)
                     run["train_seconds"] = sum(float(r.get("seconds") or 0) for r in rows)
                 checkpoint_state()
+                release_run(run_dir)
     checkpoint_state()
     return 0
 
