@@ -13,7 +13,7 @@ HELP = "calibrate an exported FP32 ONNX on real windows and write a Q/DQ INT8 ON
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from calib.quantize import DEFAULT_OPS, METHODS
+    from calib.quantize import CPU_OPS, DEFAULT_OPS, METHODS
 
     p.add_argument("model", help="FP32 ONNX exported by `crossglg-train export`")
     p.add_argument("--data-root", required=True, help="folder with one sub-folder per dataset (e.g. utd_mhad, nw_ucla)")
@@ -23,15 +23,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=sorted(METHODS), default="percentile",
                    help="calibration method (default percentile: min/max ranges are dominated by rare outliers)")
     p.add_argument("--percentile", type=float, default=99.99, help="kept share of |x| for --method percentile (default 99.99)")
-    p.add_argument("--ops", default=",".join(DEFAULT_OPS), help="op types to quantise, comma separated")
-    p.add_argument("--weights-only-matmul", action="store_true",
-                   help="keep MatMuls without a constant operand (attention products) in float32")
+    p.add_argument("--ops", default="", help=f"op types to quantise, comma separated (default: {','.join(DEFAULT_OPS)} "
+                                             f"for tensorrt, {','.join(CPU_OPS)} for ort-cpu)")
+    p.add_argument("--weights-only-matmul", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep MatMuls without a constant operand (attention products) in float32 "
+                        "(default: off for tensorrt, on for ort-cpu)")
     p.add_argument("--per-tensor", action="store_true", help="per-tensor weight scales (default per channel)")
     p.add_argument("--target", choices=("tensorrt", "ort-cpu"), default="tensorrt",
                    help="tensorrt (default): symmetric int8 activations, zero points 0, float biases (TensorRT "
                         "explicit quantization; ORT runs it too); ort-cpu: uint8 activations, which ONNX Runtime "
                         "fuses into integer kernels on x86 CPUs without VNNI (TensorRT rejects it)")
-    p.add_argument("--int8-stem", action="store_true", help="quantise the stem too (default: first conv stays float32)")
+    p.add_argument("--int8-stem", action="store_true", help="quantise the stem too (default: the stem on the raw input stays float32)")
     p.add_argument("--exclude", default="", help="node names to keep in float32, comma separated")
     p.add_argument("--no-preprocess", action="store_true", help="skip ORT's quant_pre_process pass")
     p.add_argument("--out", required=True, help="INT8 ONNX to write")
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     src = Path(args.model)
     if not src.is_file():
         raise FileNotFoundError(f"ONNX model not found: {src}")
-    ops = tuple(o.strip() for o in args.ops.split(",") if o.strip())
+    ops = tuple(o.strip() for o in args.ops.split(",") if o.strip()) or None
     cfg = QuantConfig(method=args.method, percentile=args.percentile, ops=ops, per_channel=not args.per_tensor,
                       weights_only_matmul=args.weights_only_matmul, preprocess=not args.no_preprocess,
                       float_stem=not args.int8_stem, activations="int8" if args.target == "tensorrt" else "uint8",

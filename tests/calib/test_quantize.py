@@ -10,7 +10,8 @@ import onnxruntime as ort
 import pytest
 from onnx import numpy_helper
 
-from calib.quantize import QuantConfig, dynamic_matmuls
+from calib.prepare import split_dynamic_gemm_c
+from calib.quantize import CPU_OPS, DEFAULT_OPS, QuantConfig, dynamic_matmuls, is_fused_graph
 from calib.table import TABLE_FILES, write_trt_table
 from edge.engines.onnx_prep import qdq_problems
 
@@ -97,13 +98,43 @@ def test_config_validation() -> None:
         QuantConfig(percentile=0)
 
 
-def test_stem_stays_float(tiny_int8) -> None:
+def test_stem_stays_float(tiny_fp32, tiny_int8) -> None:
+    """The fused export's stem is one MatMul on the raw input: its weight stays float32, every conv
+    and every GEMM after it (block 0 included) is quantised."""
+    assert is_fused_graph(onnx.load(str(tiny_fp32)))
     model = onnx.load(str(tiny_int8.path))
     producer = {o: n.op_type for n in model.graph.node for o in n.output}
-    first_conv = next(n for n in model.graph.node if n.op_type == "Conv")
-    assert producer.get(first_conv.input[1]) != "DequantizeLinear"  # float weight
-    later = [n for n in model.graph.node if n.op_type == "Conv"][1:]
-    assert all(producer.get(n.input[1]) == "DequantizeLinear" for n in later)
+    inits = {t.name for t in model.graph.initializer}
+    compute = [n for n in model.graph.node if n.op_type in ("Conv", "MatMul", "Gemm")]
+    stem = compute[0]
+    assert stem.op_type == "MatMul" and stem.input[1] in inits  # float weight, no DequantizeLinear
+    weighted = [n for n in compute[1:] if n.op_type in ("Conv", "Gemm")]
+    assert weighted and all(producer.get(n.input[1]) == "DequantizeLinear" for n in weighted)
+
+
+def test_per_target_defaults() -> None:
+    trt, cpu = QuantConfig(), QuantConfig(activations="uint8")
+    assert trt.ops == DEFAULT_OPS and trt.weights_only_matmul is False
+    assert cpu.ops == CPU_OPS and cpu.weights_only_matmul is True
+    mine = QuantConfig(activations="uint8", ops=("Conv",), weights_only_matmul=False)
+    assert mine.ops == ("Conv",) and mine.weights_only_matmul is False
+    with pytest.raises(ValueError, match="ops"):
+        QuantConfig(ops=())
+
+
+def test_dynamic_gemm_c_split_keeps_the_function(tiny_fp32, query_windows, tmp_path) -> None:
+    """The fused export feeds SA-GC residuals into the head GEMM's C; calib moves them to an Add."""
+    model = onnx.load(str(tiny_fp32))
+    consts = {t.name for t in model.graph.initializer}
+    dynamic_c = [n for n in model.graph.node if n.op_type == "Gemm" and len(n.input) > 2 and n.input[2] not in consts]
+    assert dynamic_c  # one per SA-GC head
+    assert split_dynamic_gemm_c(model) == len(dynamic_c)
+    onnx.checker.check_model(model)
+    consts = {t.name for t in model.graph.initializer}
+    assert not [n for n in model.graph.node if n.op_type == "Gemm" and len(n.input) > 2 and n.input[2] not in consts]
+    onnx.save(model, str(tmp_path / "split.onnx"))
+    a, b = _embed(tiny_fp32, query_windows), _embed(tmp_path / "split.onnx", query_windows)
+    np.testing.assert_allclose(b, a, rtol=0, atol=1e-5 * float(np.abs(a).max()))
 
 
 def test_ort_cpu_target_fuses_integer_kernels(tiny_fp32, calib_windows, query_windows, tmp_path) -> None:
@@ -119,6 +150,9 @@ def test_ort_cpu_target_fuses_integer_kernels(tiny_fp32, calib_windows, query_wi
     ort.InferenceSession(str(res.path), opts, providers=["CPUExecutionProvider"])
     ops = [n.op_type for n in onnx.load(str(tmp_path / "cpu_opt.onnx")).graph.node]
     assert ops.count("QLinearConv") >= 10
+    # every SA-GC head runs as an integer GEMM (not float with dequantised weights), and the
+    # MS-TCN concat / residual adds stay in uint8
+    assert ops.count("QGemm") >= 9 and "QLinearConcat" in ops and "QLinearAdd" in ops
     a, b = _embed(tiny_fp32, query_windows), _embed(res.path, query_windows)
     cos = np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
     assert cos.mean() > 0.98, cos

@@ -6,8 +6,12 @@ Measures, in one process with all models interleaved round by round (2 threads b
 * ``reference_ort``: the same model exported (dynamo) and run in ONNX Runtime: the best deployment
   of the reference, and the baseline of the ratios; ``reference_ort_guarded``: the same with our
   subnormal guard on its attention (separates our structural speed-up from the numerical one);
+* ``reference_ort_daz``: the unguarded reference with ORT's ``session.set_denormal_as_zero`` (the
+  numerical fix as a session option instead of a graph change);
 * ``ours_torch`` / ``ours_fp32`` / ``ours_int8``: our CrossGLG inference model (InfoGCN encoder +
-  JID + head) in torch eager, exported to ONNX, and quantised by ``calib``: ``ours_int8`` = the
+  JID + head) in torch eager, exported to ONNX (``crossglg.model.export_fused``: the default export),
+  and quantised by ``calib``; ``ours_fp32_module`` = the same weights exported from the training
+  module's own eval graph (``fused=False``: the export before the rewrite); ``ours_int8`` = the
   TensorRT-compatible file (symmetric int8), ``ours_int8_cpu`` = ``--target ort-cpu`` (uint8
   activations, fused into integer kernels by ORT on x86 without VNNI); calibrated on real windows
   when ``--data-root`` exists, else on random ones;
@@ -16,7 +20,9 @@ at batch 1 and batch 8 (per-window figures = call time / batch), T = 64, M = 1, 
 (``--input random``, as the reference figures in DESIGN.md) or real windows (``--input real``:
 peaked attention, where the unguarded reference hits subnormal floats). It also measures
 the fp32 GEMM rate (torch matmul of 2048 x 2048 matrices) in the same run, so the arithmetic floor
-of a window (FLOPs / GEMM rate) is a same-conditions figure. ``--profile DIR`` adds ORT profiles of
+of a window (FLOPs / GEMM rate) is a same-conditions figure. Besides wall time it records the
+process CPU time of each call (``cpu_ms``: all ORT threads; no spin-waiting), which is far less
+sensitive to other processes on a shared machine than wall time. ``--profile DIR`` adds ORT profiles of
 the three ONNX models and prints each one's time share per op type. Weights: the reference's
 BatchNorms are calibrated on random batches; ours gets the reference's weights where they match
 (``to_fast_state_dict``; JID random), so activations have realistic magnitudes.
@@ -29,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -50,7 +57,7 @@ from crossglg.model.reference_infogcn import ReferenceInfoGCN, to_fast_state_dic
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def session(path: Path, threads: int, profile: str = "", level: str = "all") -> ort.InferenceSession:
+def session(path: Path, threads: int, profile: str = "", level: str = "all", daz: bool = False) -> ort.InferenceSession:
     """CPU session as the edge engine configures it (all optimisations, inter-op 1), without
     spin-waiting: several sessions and torch share 2 cores here, and a session's spinning workers
     would steal the cores from whichever model runs next."""
@@ -58,6 +65,8 @@ def session(path: Path, threads: int, profile: str = "", level: str = "all") -> 
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
+    if daz:  # flush subnormals to zero on ORT's threads (x86 MXCSR FTZ/DAZ)
+        opts.add_session_config_entry("session.set_denormal_as_zero", "1")
     opts.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if level == "all"
                                      else ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED)  # no NCHWc layouts
     if profile:
@@ -90,15 +99,31 @@ def op_shares(profile_json: str) -> dict[str, float]:
     return dict(sorted(((k, v / total) for k, v in per_op.items()), key=lambda kv: -kv[1]))
 
 
+def node_counts(path: Path, work: Path) -> dict[str, dict[str, int]]:
+    """Op-type counts of the ONNX file and of ORT's optimised graph (what actually runs)."""
+    import collections
+
+    import onnx
+
+    opts = ort.SessionOptions()
+    opts.optimized_model_filepath = str(work / (path.stem + ".ort-optimised.onnx"))
+    opts.log_severity_level = 3  # the NCHWc serialisation warning
+    ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    count = lambda m: dict(collections.Counter(n.op_type for n in m.graph.node).most_common())  # noqa: E731
+    return {"file": count(onnx.load(str(path))), "optimised": count(onnx.load(opts.optimized_model_filepath))}
+
+
 def profile(paths: dict[str, Path], x: np.ndarray, threads: int, out_dir: Path, runs: int = 20) -> dict:
-    """ORT profiles of ``paths`` (batch of ``x``); returns ``{name: {op_type: share}}``."""
+    """ORT profiles of ``paths`` (batch of ``x``); returns ``{name: {"share": {op_type: share},
+    "nodes": node_counts}}``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     result = {}
     for name, p in paths.items():
         s = session(p, threads, str(out_dir / name))
         for _ in range(runs):
             s.run(None, {"skeleton": x})
-        result[name] = {k: round(v, 4) for k, v in op_shares(s.end_profiling()).items()}
+        result[name] = {"share": {k: round(v, 4) for k, v in op_shares(s.end_profiling()).items()},
+                        "nodes": node_counts(p, out_dir)}
     return result
 
 
@@ -115,19 +140,22 @@ def calibration_windows(frames: int, data_root: Path, count: int) -> tuple[np.nd
     return np.random.default_rng(1).standard_normal((count, 3, frames, 25, 1)).astype(np.float32), "random"
 
 
-def time_all(fns: dict[str, callable], rounds: int, warmup: int) -> dict[str, list[float]]:
-    """Milliseconds per call of each function, interleaved; the order rotates every round."""
+def time_all(fns: dict[str, callable], rounds: int, warmup: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall and process-CPU milliseconds per call of each function, interleaved; the order rotates
+    every round."""
     for f in fns.values():
         for _ in range(warmup):
             f()
     names = list(fns)
     times: dict[str, list[float]] = {k: [] for k in names}
+    cpu: dict[str, list[float]] = {k: [] for k in names}
     for r in range(rounds):
         for k in names[r % len(names):] + names[: r % len(names)]:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fns[k]()
+            cpu[k].append((time.process_time() - c0) * 1e3)
             times[k].append((time.perf_counter() - t0) * 1e3)
-    return times
+    return times, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                                              dynamo=True, input_shape=(2, *shape[1:]),
                                              output_names=["embedding", "logits"]),
         "ours_fp32": export_onnx(ours, tmp / "ours.onnx", dynamo=True),
+        "ours_fp32_module": export_onnx(ours, tmp / "ours_module.onnx", dynamo=True, fused=False),
     }
     from calib.quantize import QuantConfig, quantize_model
 
@@ -183,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     paths["ours_int8_cpu"] = quantize_model(paths["ours_fp32"], tmp / "ours.int8cpu.onnx", win,
                                             QuantConfig(activations="uint8")).path
     sessions = {k: session(p, args.threads) for k, p in paths.items()}
+    sessions["reference_ort_daz"] = session(paths["reference_ort"], args.threads, daz=True)
     if args.extended:  # session-setting experiment: ORT without its NCHWc layout transformer
         for k in ("reference_ort", "ours_fp32", "ours_int8_cpu"):
             sessions[f"{k}_extended"] = session(paths[k], args.threads, level="extended")
@@ -205,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                                                - emb_ref).max() / np.abs(emb_ref).max()),
     }
     gemm = gemm_gflops(args.threads)
+    load_before = os.getloadavg()[0]
     per_window: dict[str, dict] = {}
     for b in batches:
         x = inputs[b]
@@ -213,9 +244,10 @@ def main(argv: list[str] | None = None) -> int:
             "reference_torch": lambda xt=xt: ref(xt), "ours_torch": lambda xt=xt: ours(xt)}
         fns.update({k: (lambda x=x, s=s: s.run(None, {"skeleton": x})) for k, s in sessions.items()})
         with torch.no_grad():
-            times = time_all(fns, args.rounds, args.warmup)
+            times, cpu = time_all(fns, args.rounds, args.warmup)
         per_window[f"batch{b}"] = {
-            k: {"median_ms": statistics.median(v) / b, "p95_ms": float(np.percentile(v, 95)) / b}
+            k: {"median_ms": statistics.median(v) / b, "p95_ms": float(np.percentile(v, 95)) / b,
+                "cpu_ms": statistics.median(cpu[k]) / b}
             for k, v in times.items()
         }
     gemm_after = gemm_gflops(args.threads)  # the machine is shared: bracket the run
@@ -223,11 +255,23 @@ def main(argv: list[str] | None = None) -> int:
     ratios = {}
     for key, res in per_window.items():
         base = res["reference_ort"]["median_ms"]
+        guarded = res["reference_ort_guarded"]["median_ms"]
         ratios[key] = {
             "speedup_fp32": base / res["ours_fp32"]["median_ms"],
             "speedup_int8": base / res["ours_int8"]["median_ms"],
             "speedup_int8_cpu": base / res["ours_int8_cpu"]["median_ms"],
-            "speedup_fp32_vs_guarded": res["reference_ort_guarded"]["median_ms"] / res["ours_fp32"]["median_ms"],
+            "speedup_fp32_vs_guarded": guarded / res["ours_fp32"]["median_ms"],
+            "speedup_int8_vs_guarded": guarded / res["ours_int8"]["median_ms"],
+            "speedup_int8_cpu_vs_guarded": guarded / res["ours_int8_cpu"]["median_ms"],
+            "speedup_fp32_vs_daz": res["reference_ort_daz"]["median_ms"] / res["ours_fp32"]["median_ms"],
+            "fused_vs_module": res["ours_fp32_module"]["median_ms"] / res["ours_fp32"]["median_ms"],
+            "cpu_time": {  # the same ratios on process CPU time (robust to other load)
+                "speedup_fp32": res["reference_ort"]["cpu_ms"] / res["ours_fp32"]["cpu_ms"],
+                "speedup_fp32_vs_guarded": res["reference_ort_guarded"]["cpu_ms"] / res["ours_fp32"]["cpu_ms"],
+                "speedup_int8_vs_guarded": res["reference_ort_guarded"]["cpu_ms"] / res["ours_int8"]["cpu_ms"],
+                "speedup_int8_cpu_vs_guarded": res["reference_ort_guarded"]["cpu_ms"] / res["ours_int8_cpu"]["cpu_ms"],
+                "fused_vs_module": res["ours_fp32_module"]["cpu_ms"] / res["ours_fp32"]["cpu_ms"],
+            },
             **({"speedup_torch_vs_reference_torch": res["reference_torch"]["median_ms"] / res["ours_torch"]["median_ms"],
                 "reference_ort_vs_reference_torch": res["reference_torch"]["median_ms"] / base}
                if "reference_torch" in res else {}),
@@ -240,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         "gemm_gflops": {"before": gemm, "after": gemm_after},
         "floor_ms": floor_ms, "calibration": win_src, "parity_rel": parity,
         "onnxruntime": ort.__version__, "torch": torch.__version__,
+        "loadavg_1min": {"before": load_before, "after": os.getloadavg()[0]},
     }
     if args.profile:
         result["profile_batch1"] = profile(paths, inputs[batches[0]], args.threads, Path(args.profile))
@@ -250,7 +295,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{key}: " + ", ".join(f"{k} {v['median_ms']:.2f} ms (p95 {v['p95_ms']:.2f})" for k, v in res.items()))
             r = ratios[key]
             print(f"  speedup_fp32 x{r['speedup_fp32']:.2f}, speedup_int8 x{r['speedup_int8']:.2f} "
-                  f"(ort-cpu x{r['speedup_int8_cpu']:.2f}) vs reference in ORT; "
+                  f"(ort-cpu x{r['speedup_int8_cpu']:.2f}) vs reference in ORT; vs guarded: fp32 "
+                  f"x{r['speedup_fp32_vs_guarded']:.2f}, int8 x{r['speedup_int8_vs_guarded']:.2f} "
+                  f"(ort-cpu x{r['speedup_int8_cpu_vs_guarded']:.2f}); "
                   f"floor {floor_ms:.2f} ms -> ours_fp32 at x{r['floor_ratio']['ours_fp32']:.2f} of the floor")
     return 0
 
