@@ -10,7 +10,8 @@ A step = forward + losses + backward + SGD (Nesterov, momentum 0.9, weight decay
 * ``<name>@<rev>``: the same model with ``infogcn.py``/``crossmodal.py``/``heads.py`` taken
   from each git revision given to ``--before`` (loaded in-process), so code changes are measured
   against their predecessors in the same interleaved run;
-* ``<name>+ftz``: the same model with ``torch.set_flush_denormal(True)`` around its step.
+* ``<name>+ftz``: the same model with ``torch.set_flush_denormal(True)`` around its step;
+* ``<name>+t<k>``: the same model run with ``k`` intra-op threads (``--alt-threads k``).
 
 Rounds interleave every (model, T) pair in a rotating order; medians of wall time and of process
 CPU time per step are reported (the box is shared: say the load average next to any figure).
@@ -142,8 +143,11 @@ def make_steps(args: argparse.Namespace) -> dict[str, tuple[StepFn, int]]:
                 opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
                 step = _step_fn(model, opt, x, y, prior, reference=name == "reference")
                 steps[f"{vname}/T{frames}"] = (step, frames)
-                if args.ftz:
+                if args.ftz and bef is None:
                     steps[f"{vname}+ftz/T{frames}"] = (_with_ftz(step), frames)
+                if args.alt_threads and bef is None:
+                    steps[f"{vname}+t{args.alt_threads}/T{frames}"] = (
+                        _with_threads(step, args.alt_threads, args.threads), frames)
     return steps
 
 
@@ -169,6 +173,16 @@ def _with_ftz(step: StepFn) -> StepFn:
             step()
         finally:
             torch.set_flush_denormal(False)
+    return wrapped
+
+
+def _with_threads(step: StepFn, threads: int, default: int) -> StepFn:
+    def wrapped() -> None:
+        torch.set_num_threads(threads)
+        try:
+            step()
+        finally:
+            torch.set_num_threads(default)
     return wrapped
 
 
@@ -210,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--before", nargs="*", default=[],
                     help="git revisions whose model code is benchmarked as '<model>@<rev>'")
     ap.add_argument("--ftz", action="store_true", help="add '<model>+ftz' variants (set_flush_denormal)")
+    ap.add_argument("--alt-threads", type=int, default=0, help="add '<model>+t<k>' variants run with k threads")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--lr", type=float, default=0.01)
@@ -248,8 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:  # each variant against the reference, every @rev and its non-ftz twin (same T)
         model, t = name.split("/")
         others = [f"reference/{t}"]
-        if model.endswith("+ftz"):
-            others.append(f"{model[:-4]}/{t}")
+        if "+" in model:
+            others.append(f"{model.split('+')[0]}/{t}")
         elif "@" not in model:
             others += [f"{model}@{rev}/{t}" for rev in args.before]
         for other in others:
