@@ -65,6 +65,9 @@ class QuantConfig:
         calib_batch: windows per calibration ``run`` and per ``collect_data`` call (memory bound).
         float_stem: keep the first Conv/MatMul/Gemm nodes, up to the first Conv (the stem on the
             raw 3-channel input: negligible compute, but its error propagates through all blocks), in float32.
+        float_head: keep the compute nodes after the last Conv (the information-bottleneck head:
+            pooled features -> embedding, and the classifier) in float32: they write the embedding
+            itself, their compute is negligible, and their error is not averaged over T or V.
         activations: ``int8`` = symmetric int8 (TensorRT; zero point 0) or ``uint8`` = asymmetric
             uint8 for ONNX Runtime on x86 CPUs without VNNI, where ORT fuses DQ -> Conv -> Q into
             QLinearConv only for uint8 activations (with int8 ones the convs stay float between Q/DQ).
@@ -81,6 +84,7 @@ class QuantConfig:
     calib_batch: int = 8
     exclude: tuple[str, ...] = ()
     float_stem: bool = True
+    float_head: bool = True
     activations: str = "int8"
     extra: dict = field(default_factory=dict)
 
@@ -190,6 +194,13 @@ def stem_nodes(model: onnx.ModelProto) -> list[str]:
     return names
 
 
+def head_nodes(model: onnx.ModelProto) -> list[str]:
+    """Names of the compute nodes (Conv, MatMul, Gemm) after the last Conv: the embedding head."""
+    compute = [n for n in model.graph.node if n.op_type in ("Conv", "MatMul", "Gemm") and n.name]
+    last_conv = max((i for i, n in enumerate(compute) if n.op_type == "Conv"), default=len(compute) - 1)
+    return [n.name for n in compute[last_conv + 1 :]]
+
+
 def _int8_metadata(src: onnx.ModelProto, cfg: QuantConfig, windows: np.ndarray, source: Path) -> dict[str, str]:
     """Metadata of the INT8 file: the FP32 model's, plus a new fingerprint (its embeddings differ
     slightly, so support stores re-embed) and the quantisation recipe."""
@@ -249,6 +260,7 @@ def quantize_model(
         extra = {"ActivationSymmetric": sym, "WeightSymmetric": True, "QuantizeBias": not sym, **cfg.extra}
         exclude = list(cfg.exclude) + (dynamic_matmuls(graph) if cfg.weights_only_matmul else [])
         exclude += stem_nodes(graph) if cfg.float_stem else []
+        exclude += head_nodes(graph) if cfg.float_head else []
         q_path = work / "int8.onnx"
         quantize_static(str(prepared), str(q_path), calibration_data_reader=None, quant_format=QuantFormat.QDQ,
                         op_types_to_quantize=list(cfg.ops), per_channel=cfg.per_channel,

@@ -34,6 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "explicit quantization; ORT runs it too); ort-cpu: uint8 activations, which ONNX Runtime "
                         "fuses into integer kernels on x86 CPUs without VNNI (TensorRT rejects it)")
     p.add_argument("--int8-stem", action="store_true", help="quantise the stem too (default: the stem on the raw input stays float32)")
+    p.add_argument("--int8-head", action="store_true",
+                   help="quantise the embedding head too (default: the GEMMs after the last conv stay float32)")
     p.add_argument("--exclude", default="", help="node names to keep in float32, comma separated")
     p.add_argument("--no-preprocess", action="store_true", help="skip ORT's quant_pre_process pass")
     p.add_argument("--out", required=True, help="INT8 ONNX to write")
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     ops = tuple(o.strip() for o in args.ops.split(",") if o.strip()) or None
     cfg = QuantConfig(method=args.method, percentile=args.percentile, ops=ops, per_channel=not args.per_tensor,
                       weights_only_matmul=args.weights_only_matmul, preprocess=not args.no_preprocess,
-                      float_stem=not args.int8_stem, activations="int8" if args.target == "tensorrt" else "uint8",
+                      float_stem=not args.int8_stem, float_head=not args.int8_head, activations="int8" if args.target == "tensorrt" else "uint8",
                       exclude=tuple(n.strip() for n in args.exclude.split(",") if n.strip()))
     progress = not args.no_progress
     t0 = time.perf_counter()

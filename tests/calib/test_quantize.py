@@ -99,8 +99,8 @@ def test_config_validation() -> None:
 
 
 def test_stem_stays_float(tiny_int8) -> None:
-    """Fused export: the stem MatMul and block 0's SA-GC (everything before the first conv) stay
-    float32; that first conv and every conv / GEMM after it are quantised."""
+    """Fused export: the stem MatMul, block 0's SA-GC and the first conv stay float32; every conv /
+    GEMM after that, up to the last conv, is quantised."""
     model = onnx.load(str(tiny_int8.path))
     producer = {o: n.op_type for n in model.graph.node for o in n.output}
     compute = [n for n in model.graph.node if n.op_type in ("Conv", "MatMul", "Gemm")]
@@ -108,8 +108,21 @@ def test_stem_stays_float(tiny_int8) -> None:
     head = [n for n in compute[:first_conv + 1] if n.op_type in ("Conv", "Gemm") or n.input[1].startswith("stem")]
     assert compute[0].op_type == "MatMul" and head
     assert all(producer.get(n.input[1]) != "DequantizeLinear" for n in head)  # float weights
-    later = [n for n in compute[first_conv + 1 :] if n.op_type in ("Conv", "Gemm")]
+    last_conv = max(i for i, n in enumerate(compute) if n.op_type == "Conv")  # the head after it: test below
+    later = [n for n in compute[first_conv + 1 : last_conv + 1] if n.op_type in ("Conv", "Gemm")]
     assert later and all(producer.get(n.input[1]) == "DequantizeLinear" for n in later)
+
+
+def test_head_stays_float(tiny_int8) -> None:
+    """The GEMMs after the last conv (pooled features -> embedding, classifier) keep float weights."""
+    model = onnx.load(str(tiny_int8.path))
+    producer = {o: n.op_type for n in model.graph.node for o in n.output}
+    compute = [n for n in model.graph.node if n.op_type in ("Conv", "MatMul", "Gemm")]
+    last_conv = max(i for i, n in enumerate(compute) if n.op_type == "Conv")
+    head = compute[last_conv + 1 :]
+    assert len(head) >= 3 and all(n.op_type == "Gemm" for n in head)  # fc, fc_mu, classifier
+    assert all(producer.get(n.input[1]) != "DequantizeLinear" for n in head)
+    assert producer.get(compute[last_conv].input[1]) == "DequantizeLinear"
 
 
 def test_per_target_defaults() -> None:
