@@ -90,13 +90,24 @@ def gemm_gflops(threads: int, n: int = 2048, reps: int = 5) -> float:
 
 def op_shares(profile_json: str) -> dict[str, float]:
     """Share of node time per op type from an ORT profile (kernel events only)."""
-    events = json.loads(Path(profile_json).read_text())
-    per_op: dict[str, float] = defaultdict(float)
-    for e in events:
-        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"):
-            per_op[e.get("args", {}).get("op_name", "?")] += float(e.get("dur", 0))
+    per_op = op_ms(profile_json, runs=1)
     total = sum(per_op.values()) or 1.0
     return dict(sorted(((k, v / total) for k, v in per_op.items()), key=lambda kv: -kv[1]))
+
+
+def op_ms(profile_json: str, runs: int) -> dict[str, float]:
+    """Milliseconds per run per op type: each node's median over the ``runs`` profiled runs (robust
+    to the odd preempted run on a shared machine), summed per op type; ``runs=1`` sums everything."""
+    events = json.loads(Path(profile_json).read_text())
+    per_node: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for e in events:
+        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"):
+            per_node[e["name"]].append((e.get("args", {}).get("op_name", "?"), float(e.get("dur", 0)) / 1e3))
+    per_op: dict[str, float] = defaultdict(float)
+    for calls in per_node.values():
+        durs = sorted(d for _, d in calls)
+        per_op[calls[0][0]] += sum(durs) if runs == 1 else durs[len(durs) // 2]
+    return dict(sorted(per_op.items(), key=lambda kv: -kv[1]))
 
 
 def node_counts(path: Path, work: Path) -> dict[str, dict[str, int]]:
@@ -114,16 +125,19 @@ def node_counts(path: Path, work: Path) -> dict[str, dict[str, int]]:
 
 
 def profile(paths: dict[str, Path], x: np.ndarray, threads: int, out_dir: Path, runs: int = 20) -> dict:
-    """ORT profiles of ``paths`` (batch of ``x``); returns ``{name: {"share": {op_type: share},
-    "nodes": node_counts}}``."""
+    """ORT profiles of ``paths`` (batch of ``x``), the models' runs interleaved; returns ``{name:
+    {"share": {op_type: share}, "ms": {op_type: ms per run}, "nodes": node_counts}}``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = {}
-    for name, p in paths.items():
-        s = session(p, threads, str(out_dir / name))
-        for _ in range(runs):
+    sessions = {name: session(p, threads, str(out_dir / name)) for name, p in paths.items()}
+    for _ in range(runs):
+        for s in sessions.values():
             s.run(None, {"skeleton": x})
-        result[name] = {"share": {k: round(v, 4) for k, v in op_shares(s.end_profiling()).items()},
-                        "nodes": node_counts(p, out_dir)}
+    result = {}
+    for name, s in sessions.items():
+        prof = s.end_profiling()
+        result[name] = {"share": {k: round(v, 4) for k, v in op_shares(prof).items()},
+                        "ms": {k: round(v, 3) for k, v in op_ms(prof, runs).items()},
+                        "nodes": node_counts(paths[name], out_dir)}
     return result
 
 
@@ -171,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--input", choices=("random", "real"), default="random", help="timed inputs (see above)")
     ap.add_argument("--keep", default="", help="keep the ONNX files in this folder")
     ap.add_argument("--profile", default="", help="write ORT profiles here and report op time shares")
+    ap.add_argument("--profile-threads", type=int, default=1,
+                    help="ORT threads of the profiled sessions (default 1: per-op times are then CPU times)")
     ap.add_argument("--extended", action="store_true",
                     help="also time reference/ours FP32/ours INT8-cpu with ORT_ENABLE_EXTENDED (no NCHWc reorders)")
     ap.add_argument("--only-batch1-torch", action="store_true", help="time the torch models at batch 1 only")
@@ -287,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         "loadavg_1min": {"before": load_before, "after": os.getloadavg()[0]},
     }
     if args.profile:
-        result["profile_batch1"] = profile(paths, inputs[batches[0]], args.threads, Path(args.profile))
+        result["profile_batch1"] = profile(paths, inputs[batches[0]], args.profile_threads, Path(args.profile))
+        result["profile_threads"] = args.profile_threads
     if args.json:
         print(json.dumps(result, indent=1))
     else:
