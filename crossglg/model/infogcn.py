@@ -17,6 +17,11 @@ Speed choices (the maths is unchanged, ``tests`` check it against ``reference_in
   broadcast affine in eval mode (no permutes).
 * Attention logits are kept within 60 of their row max: the reference's peaked softmax yields
   subnormal floats that slow CPU kernels down many times; weights below ~1e-28 are invisible anyway.
+* Training path (docs/training_speed.md, tools/bench/bench_train_step.py): attention weights below
+  e^-30 of the row max are exact zeros (no subnormal products in the backward: ~2x per step), the
+  row max is detached (softmax is shift-invariant), the MS-TCN openings are a ``split`` and its four
+  branch BatchNorms run as one call (contiguous BN backward). Tests pin each against the plain
+  formulation in float64 (outputs, gradients, BN statistics).
 """
 
 from __future__ import annotations
@@ -99,6 +104,27 @@ def _groupable(bns: Sequence[nn.Module]) -> bool:
                and bn.momentum == b0.momentum and bn.track_running_stats == b0.track_running_stats for bn in bns)
 
 
+def attention_softmax(dots: torch.Tensor, training: bool) -> torch.Tensor:
+    """Row softmax of attention logits ``(..., V, V)`` with the subnormal guards (see comments)."""
+    # Peaked softmax rows produce subnormal floats (< 1.2e-38), and subnormal operands make the
+    # softmax and the following GEMMs many times slower on x86 CPUs (measured in ONNX Runtime).
+    # Keeping logits within 60 of their row max bounds every weight below by ~e^-60/V ~ 1e-28
+    # (a normal float, also after the topology product); weights that small are invisible at
+    # float32 resolution of a row summing to 1, so the result equals the plain softmax.
+    if training:
+        # softmax is shift-invariant, so the row max carries no gradient: detaching it drops
+        # amax's backward (compare, count, divide, scatter) from the step, not a term of the maths
+        dots = dots - dots.amax(dim=-1, keepdim=True).detach()
+        # Backward multiplies these weights by tiny gradients (the SA-GC BN starts at 1e-6):
+        # weights of ~1e-28 then give subnormal products in the softmax backward and in the
+        # graph-product GEMMs. Weights below e^-30 of the row max (total mass < V * 1e-13 of
+        # the row, far under float32 resolution) are therefore exact zeros while training.
+        dots = dots.masked_fill(dots < -TRAIN_ATTN_LOGIT_RANGE, float("-inf"))
+    else:
+        dots = torch.clamp_min(dots - dots.amax(dim=-1, keepdim=True), -ATTN_LOGIT_RANGE)
+    return torch.softmax(dots, dim=-1)
+
+
 class SAGC(nn.Module):
     """Self-attention graph convolution. ``(N, C, T, V)`` -> ``(N, C_out, T, V)``.
 
@@ -136,23 +162,7 @@ class SAGC(nn.Module):
         q = F.linear(hn, w[: h * d], b[: h * d]).reshape(n, t, v, h, d).transpose(2, 3)  # (N, T, H, V, d)
         k = F.linear(hn, w[h * d :], b[h * d :]).reshape(n, t, v, h, d).permute(0, 1, 3, 4, 2)  # (N, T, H, d, V)
         dots = torch.matmul(q, k) * self.scale
-        # Peaked softmax rows produce subnormal floats (< 1.2e-38), and subnormal operands make the
-        # softmax and the following GEMMs many times slower on x86 CPUs (measured in ONNX Runtime).
-        # Keeping logits within 60 of their row max bounds every weight below by ~e^-60/V ~ 1e-28
-        # (a normal float, also after the topology product); weights that small are invisible at
-        # float32 resolution of a row summing to 1, so the result equals the plain softmax.
-        if self.training:
-            # softmax is shift-invariant, so the row max carries no gradient: detaching it drops
-            # amax's backward (compare, count, divide, scatter) from the step, not a term of the maths
-            dots = dots - dots.amax(dim=-1, keepdim=True).detach()
-            # Backward multiplies these weights by tiny gradients (the SA-GC BN starts at 1e-6):
-            # weights of ~1e-28 then give subnormal products in the softmax backward and in the
-            # graph-product GEMMs. Weights below e^-30 of the row max (total mass < V * 1e-13 of
-            # the row, far under float32 resolution) are therefore exact zeros while training.
-            dots = dots.masked_fill(dots < -TRAIN_ATTN_LOGIT_RANGE, float("-inf"))
-        else:
-            dots = torch.clamp_min(dots - dots.amax(dim=-1, keepdim=True), -ATTN_LOGIT_RANGE)
-        return torch.softmax(dots, dim=-1)
+        return attention_softmax(dots, self.training)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, t, v = x.shape

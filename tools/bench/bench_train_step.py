@@ -16,7 +16,9 @@ A step = forward + losses + backward + SGD (Nesterov, momentum 0.9, weight decay
 Rounds interleave every (model, T) pair in a rotating order; medians of wall time and of process
 CPU time per step are reported (the box is shared: say the load average next to any figure).
 ``--profile`` adds a torch.profiler breakdown (top ops by self CPU time, and op families) of one
-step per model at the first T.
+step per model at the first T. ``--compile-probe`` times the SA-GC attention softmax (forward +
+backward, the only elementwise chain big enough to fuse) eager vs ``torch.compile`` at the first T,
+with its compile time: whole-model inductor was slower here (DESIGN.md), so only parts qualify.
 
     .venv/bin/python tools/bench/bench_train_step.py --rounds 6 --profile --json
     .venv/bin/python tools/bench/bench_train_step.py --models baseline crossglg --before HEAD~2 HEAD~1
@@ -42,6 +44,7 @@ from torch import nn
 from crossglg.model import ModelConfig
 from crossglg.model import registry as encoder_registry
 from crossglg.model.dual_branch import CrossGLGModel
+from crossglg.model.infogcn import attention_softmax
 from crossglg.model.losses import compute_losses, orthogonal_prior
 from crossglg.model.reference_infogcn import ReferenceInfoGCN, to_fast_state_dict
 
@@ -213,6 +216,30 @@ def profile_step(step: StepFn, top: int) -> dict[str, object]:
     }
 
 
+def compile_probe(batch: int, frames: int, reps: int = 5) -> dict[str, float]:
+    """Attention softmax of the first SA-GC blocks ``(N, T, 3, 25, 25)``, fwd + bwd: eager vs compiled."""
+    gen = torch.Generator().manual_seed(5)
+    dots = (3.0 * torch.randn(batch, frames, 3, 25, 25, generator=gen)).requires_grad_()
+    grad = torch.randn(batch, frames, 3, 25, 25, generator=gen)
+    compiled = torch.compile(attention_softmax, dynamic=False)
+    c0 = time.perf_counter()
+    compiled(dots, True).backward(grad)
+    compile_s = time.perf_counter() - c0
+
+    def timed(fn: Callable[[torch.Tensor, bool], torch.Tensor]) -> float:
+        times = []
+        for _ in range(reps):
+            c = time.process_time()
+            fn(dots, True).backward(grad)
+            times.append(time.process_time() - c)
+        return statistics.median(times)
+
+    eager_s, comp_s = timed(attention_softmax), timed(compiled)
+    diff = float((compiled(dots, True) - attention_softmax(dots, True)).abs().max())
+    return {"eager_cpu_ms": round(eager_s * 1e3, 2), "compiled_cpu_ms": round(comp_s * 1e3, 2),
+            "speedup": round(eager_s / comp_s, 3), "compile_s": round(compile_s, 1), "max_abs_diff": diff}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -230,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--profile", action="store_true", help="torch.profiler breakdown at the first T")
     ap.add_argument("--top", type=int, default=12)
+    ap.add_argument("--compile-probe", action="store_true", help="attention softmax: eager vs torch.compile")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -259,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         table[name] = {"wall_s_per_step": round(w, 4), "samples_per_s": round(args.batch / w, 3),
                        "cpu_s_per_step": round(c, 4), "samples_per_cpu_s": round(args.batch / c, 3)}
     result["steps"] = table
-    ratios = {}
+    ratios, cpu_ratios = {}, {}
     for name in names:  # each variant against the reference, every @rev and its non-ftz twin (same T)
         model, t = name.split("/")
         others = [f"reference/{t}"]
@@ -270,10 +298,14 @@ def main(argv: list[str] | None = None) -> int:
         for other in others:
             if other in table and other != name:
                 ratios[f"{name} vs {other}"] = round(table[other]["wall_s_per_step"] / table[name]["wall_s_per_step"], 3)
+                cpu_ratios[f"{name} vs {other}"] = round(table[other]["cpu_s_per_step"] / table[name]["cpu_s_per_step"], 3)
     result["speedup_wall"] = ratios
+    result["speedup_cpu"] = cpu_ratios  # process CPU time: robust to preemption when threads == 1
     if args.profile:
         t0 = args.frames[0]
         result["profile"] = {name: profile_step(steps[name][0], args.top) for name in names if name.endswith(f"/T{t0}")}
+    if args.compile_probe:
+        result["compile_probe"] = compile_probe(args.batch, args.frames[0])
     result["loadavg_end"] = os.getloadavg()
     if args.json:
         print(json.dumps(result, indent=2))
@@ -282,7 +314,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, row in table.items():
             print(f"{name:28s} {row['samples_per_s']:8.2f} samples/s  ({row['samples_per_cpu_s']:.2f} per CPU-s)")
         for k, v in ratios.items():
-            print(f"{k:50s} x{v}")
+            print(f"{k:50s} x{v} wall, x{cpu_ratios[k]} CPU")
+        if "compile_probe" in result:
+            print("attention softmax eager vs torch.compile:", result["compile_probe"])
     return 0
 
 
