@@ -235,7 +235,8 @@ def compile_probe(batch: int, frames: int, reps: int = 5) -> dict[str, float]:
         return statistics.median(times)
 
     eager_s, comp_s = timed(attention_softmax), timed(compiled)
-    diff = float((compiled(dots, True) - attention_softmax(dots, True)).abs().max())
+    with torch.no_grad():
+        diff = float((compiled(dots, True) - attention_softmax(dots, True)).abs().max())
     return {"eager_cpu_ms": round(eager_s * 1e3, 2), "compiled_cpu_ms": round(comp_s * 1e3, 2),
             "speedup": round(eager_s / comp_s, 3), "compile_s": round(compile_s, 1), "max_abs_diff": diff}
 
