@@ -17,6 +17,9 @@ model_id            human-readable id
 encoder             encoder registry name
 model_config        JSON of :class:`crossglg.model.ModelConfig`
 exporter            ``dynamo`` or ``torchscript``
+graph               ``fused-cl/<n>`` (inference-equivalent rewrite, :mod:`crossglg.model.export_fused`)
+                    or ``module`` (the training module's own eval graph); the fingerprint is the
+                    trained weights' either way
 embedding_center    optional JSON list of D floats: the base classes' mean embedding, which
                     one-shot cosine matching subtracts (:func:`crossglg.oneshot.cosine_scores`)
 ==================  =====================================================================
