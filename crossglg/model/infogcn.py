@@ -125,6 +125,13 @@ def attention_softmax(dots: torch.Tensor, training: bool) -> torch.Tensor:
     return torch.softmax(dots, dim=-1)
 
 
+def _relu_sum(a: torch.Tensor, b: torch.Tensor, training: bool) -> torch.Tensor:
+    """``relu(a + b)``; in training the ReLU runs in place on the fresh sum (one buffer less per
+    block; the add's backward does not need its output). Eval keeps the out-of-place graph."""
+    s = a + b
+    return s.relu_() if training and torch.is_grad_enabled() else F.relu(s)
+
+
 class SAGC(nn.Module):
     """Self-attention graph convolution. ``(N, C, T, V)`` -> ``(N, C_out, T, V)``.
 
@@ -183,7 +190,7 @@ class SAGC(nn.Module):
         y = y.reshape(n, self.out_channels, t, v)
         if self.training:
             y = self.bn(y)
-        return F.relu(y + self.down(x))
+        return _relu_sum(y, self.down(x), self.training)
 
 
 class MSTCN(nn.Module):
@@ -255,7 +262,7 @@ class InfoGCNBlock(nn.Module):
         y = self.gcn(x)
         if joint_weight is not None:
             y = y * joint_weight[:, None, None, :]
-        return F.relu(self.tcn(y) + self.residual(x))
+        return _relu_sum(self.tcn(y), self.residual(x), self.training)
 
 
 @register_encoder("infogcn")
