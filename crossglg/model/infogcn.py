@@ -73,7 +73,7 @@ def batch_norm_concat(x: torch.Tensor, bns: Sequence[nn.BatchNorm2d]) -> torch.T
     BatchNorm is per channel, so this is the same maths (outputs, gradients, running statistics,
     ``num_batches_tracked``) as applying each ``bns[i]`` to its channel group. Why: the gradient a
     ``torch.cat`` hands to each branch is a strided slice, and the CPU BatchNorm backward on such a
-    slice takes a slow generic path (measured 4-8x slower per element than on a contiguous tensor).
+    slice took several times longer per element than on a contiguous tensor in torch.profiler.
     Callers use it only for plain ``nn.BatchNorm2d`` (a ``SyncBatchNorm`` must run itself).
     """
     bn0 = bns[0]
@@ -177,15 +177,14 @@ class SAGC(nn.Module):
         a = self.attention(xt) * self.shared_topology  # (N, T, H, V, V)
         # rows ordered (v, h) so the product lands as (N, T, V, H*C) for the fused head GEMM
         a = a.transpose(2, 3).reshape(n, t, v * self.num_heads, v)
-        z = torch.matmul(a, xt)  # (N, T, V*H, C) = (N, T*V, H*C) in memory
+        z = torch.matmul(a, xt).reshape(n * t * v, self.num_heads * c)  # (N*T*V, H*C): one 2-D GEMM
         w, b = self.head_weight, self.head_bias.sum(0)
-        z = z.reshape(n * t * v, self.num_heads * c)  # (N*T*V, H*C): one 2-D GEMM
         if not self.training:
             # eval BN is an affine map: fold it into the head GEMM (ORT cannot fuse BN after a MatMul)
             scale, shift = bn_affine(self.bn)
             w, b = w * scale[:, None], b * scale + shift
-        # (N, C_out, T, V) with channels-last strides; measured: making it NCHW-contiguous by a
-        # per-sample W @ z^T GEMM was 2-10% slower per training step, so the layout stays
+        # (N, C_out, T, V) with channels-last strides; making it NCHW-contiguous by a per-sample
+        # W @ z^T GEMM measured 2-20% slower per training step (docs/training_speed.md)
         y = F.linear(z, w, b).reshape(n, t * v, self.out_channels).transpose(1, 2)
         y = y.reshape(n, self.out_channels, t, v)
         if self.training:
