@@ -43,6 +43,7 @@ from torch import nn
 
 from crossglg.model import ModelConfig
 from crossglg.model import registry as encoder_registry
+from crossglg.model.crossmodal import CrossModalInteraction
 from crossglg.model.dual_branch import CrossGLGModel
 from crossglg.model.infogcn import attention_softmax
 from crossglg.model.losses import compute_losses, orthogonal_prior
@@ -100,11 +101,11 @@ def build_ours(cfg: ModelConfig, ref_state: dict[str, torch.Tensor], before: dic
             model.cross_modal = before["crossmodal"].CrossModalInteraction(
                 cfg.text_dim, sk.encoder.out_channels, sk.num_joints, cfg.interaction_dim, cfg.interaction_layers,
                 cfg.interaction_heads, cfg.embed_dim)
-    torch.manual_seed(2)  # same JID / cross-modal init for the current and the before variant
-    for mod in (model.skeleton.jid, model.cross_modal):
-        if mod is not None:
-            for p in mod.parameters():
-                nn.init.normal_(p, 0.0, 0.05)
+    if model.cross_modal is not None:  # the same cross-modal init for the current and every @rev variant
+        torch.manual_seed(2)
+        fresh = CrossModalInteraction(cfg.text_dim, model.skeleton.encoder.out_channels, model.skeleton.num_joints,
+                                      cfg.interaction_dim, cfg.interaction_layers, cfg.interaction_heads, cfg.embed_dim)
+        model.cross_modal.load_state_dict(fresh.state_dict())
     missing, unexpected = model.skeleton.load_state_dict(ref_state, strict=False)
     if unexpected or any(not k.startswith("jid.") for k in missing):
         raise RuntimeError(f"weight mapping: missing {missing}, unexpected {unexpected}")
