@@ -47,3 +47,20 @@ def run_python(code: str, *, block: Sequence[str] = (), timeout: float = 180) ->
     return subprocess.run(
         [sys.executable, "-c", prelude + code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def calibrate_batchnorm(model, windows, batch: int = 8) -> None:  # noqa: ANN001 (torch stays a lazy import)
+    """Set every BatchNorm's running statistics of ``model`` from ``windows`` ``(N, C, T, V, M)``
+    float32 (cumulative average over batches), then switch to eval mode. An untrained encoder then
+    has activations of realistic magnitude on real skeletons instead of growing through the blocks."""
+    import torch
+
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm):
+            mod.reset_running_stats()
+            mod.momentum = None
+    model.train()
+    with torch.no_grad():
+        for i in range(0, len(windows), batch):
+            model(torch.as_tensor(windows[i : i + batch]))
+    model.eval()
