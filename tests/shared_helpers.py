@@ -64,3 +64,14 @@ def calibrate_batchnorm(model, windows, batch: int = 8) -> None:  # noqa: ANN001
         for i in range(0, len(windows), batch):
             model(torch.as_tensor(windows[i : i + batch]))
     model.eval()
+
+
+def load_tool(name: str):  # noqa: ANN201 (a module)
+    """Import ``tools/<name>.py`` (scripts, not a package) as module ``name``."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module

@@ -6,12 +6,11 @@ Bounds hold with margin over docs/mediapipe_mapping.md (shoulders 12-15 px, elbo
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_helpers import load_tool
 
 from crossglg.skeleton.layouts import NTU25
 
@@ -20,11 +19,7 @@ CHECKED = ("ShoulderLeft", "ShoulderRight", "ElbowLeft", "ElbowRight", "HipLeft"
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("validate_mapping", ROOT / "tools" / "validate_mapping.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('validate_mapping')
 
 
 @pytest.fixture(scope="module")

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+from shared_helpers import load_tool
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("run_ablation", ROOT / "tools" / "run_ablation.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("run_ablation")
 
 
 def test_run_lock_excludes_live_owner_and_takes_over_dead_one(tmp_path: Path) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_helpers import load_tool
 
 from crossglg.skeleton.layouts import NTU25
 from crossglg.text.descriptions import load_shipped
@@ -18,10 +18,7 @@ RIGHT = [i for i, n in enumerate(NTU25.joints) if n.endswith("Right")]
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("kgt_vs_motion", ROOT / "tools" / "kgt_vs_motion.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('kgt_vs_motion')
 
 
 @pytest.mark.realdata

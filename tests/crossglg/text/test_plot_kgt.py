@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
+from shared_helpers import load_tool
 
 from crossglg.skeleton.layouts import NTU25
 
@@ -13,10 +13,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("plot_kgt", ROOT / "tools" / "plot_kgt.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('plot_kgt')
 
 
 def test_template_is_mirror_symmetric_and_plot_writes_png(tmp_path: Path):
