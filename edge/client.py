@@ -29,6 +29,8 @@ from .protocol import Message, ProtocolError
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5556"
 
+POLL_SLICE_MS = 200  # longest uninterruptible wait inside recv()
+
 
 class Subscription:
     """A SUB socket connected to one publisher; iterable, and a context manager that closes it."""
@@ -104,8 +106,12 @@ class Subscription:
         """Next valid message, or None when ``timeout`` seconds pass without one (None: wait forever)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            wait_ms = -1 if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
-            if not self._sock.poll(wait_ms):
+            # wait in slices of at most POLL_SLICE_MS: Python's signal handlers (Ctrl-C) then run
+            # between polls even where libzmq's blocking poll does not return EINTR promptly
+            left_ms = POLL_SLICE_MS if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+            if not self._sock.poll(min(left_ms, POLL_SLICE_MS)):
+                if deadline is None or time.monotonic() < deadline:
+                    continue
                 return None
             msg = self._accept(self._sock.recv_multipart())
             if msg is not None:
