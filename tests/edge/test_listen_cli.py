@@ -12,9 +12,14 @@ from edge.publisher import Publisher, PublisherConfig
 
 
 def _spawn(*args: str) -> subprocess.Popen:
+    import signal
+
+    # a test run started in the background by a non-interactive shell inherits SIGINT ignored, and
+    # Python keeps an ignored SIGINT ignored: give the child the default so Ctrl-C is testable
     return subprocess.Popen(
         [sys.executable, "-m", "edge.cli", "listen", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
