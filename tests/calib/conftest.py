@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_helpers import calibrate_batchnorm
 
 TINY_FRAMES = 16
 
@@ -55,15 +56,7 @@ def tiny_fp32(tmp_path_factory: pytest.TempPathFactory, calib_windows: np.ndarra
     torch.set_num_threads(2)
     torch.manual_seed(0)
     model = SkeletonBranch(ModelConfig(num_classes=4, frames=TINY_FRAMES))
-    for mod in model.modules():
-        if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm):
-            mod.reset_running_stats()
-            mod.momentum = None  # cumulative average over the real batches
-    model.train()
-    with torch.no_grad():
-        for i in range(0, len(calib_windows), 8):
-            model(torch.from_numpy(calib_windows[i : i + 8]))
-    model.eval()
+    calibrate_batchnorm(model, calib_windows)
     out = tmp_path_factory.mktemp("calib_model") / "tiny.onnx"
     meta = {"preprocess_id": tiny_spec.preprocess.id, "classes": json.dumps(["a", "b", "c", "d"]),
             "model_id": "tiny-calib"}

@@ -32,18 +32,12 @@ class TinyModel:
 
 
 def _calibrate_bn(model: Any, frames: int, seed: int = 0) -> None:
+    """BatchNorm statistics from 3 batches of Gaussian noise ``(8, 3, frames, 25, 1)``."""
     import torch
+    from shared_helpers import calibrate_batchnorm
 
     gen = torch.Generator().manual_seed(seed)
-    for mod in model.modules():
-        if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm):
-            mod.reset_running_stats()
-            mod.momentum = None  # cumulative average over the calibration batches
-    model.train()
-    with torch.no_grad():
-        for _ in range(3):
-            model(torch.randn(8, 3, frames, 25, 1, generator=gen))
-    model.eval()
+    calibrate_batchnorm(model, torch.randn(24, 3, frames, 25, 1, generator=gen))
 
 
 @pytest.fixture(scope="session")
