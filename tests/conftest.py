@@ -1,16 +1,23 @@
-"""Shared test fixtures: where the real data lives, and the CI rule that real-data tests never skip."""
+"""Shared test fixtures: where the real data lives, the CI rule that real-data tests never skip, and
+one tiny exported model whose BatchNorm statistics come from real windows (``tiny_fp32``: the real
+skeleton branch at T=16 with untrained weights, exported once per session; used by tests/calib and
+the edge end-to-end test)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+from shared_helpers import calibrate_batchnorm
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 DATA = SHARED / "data"
 POSE_MODEL = SHARED / "models" / "pose_landmarker_full.task"
+TINY_FRAMES = 16
 
 
 def _need(path: Path) -> Path:
@@ -32,3 +39,42 @@ def data_dir() -> Path:
 def pose_model_path() -> Path:
     """The MediaPipe pose landmarker bundle used by tests (the product finds its own)."""
     return _need(POSE_MODEL)
+
+
+@pytest.fixture(scope="session")
+def split(data_dir: Path):
+    from calib.windows import protocol_split
+
+    return protocol_split("realdata", data_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_spec():
+    from calib.windows import InputSpec
+    from crossglg.preprocess import PreprocessConfig
+    from crossglg.skeleton.layouts import get_layout
+
+    return InputSpec(PreprocessConfig(frames=TINY_FRAMES), get_layout("ntu25"))
+
+
+@pytest.fixture(scope="session")
+def calib_windows(split, tiny_spec) -> np.ndarray:
+    from calib.windows import calibration_windows
+
+    return calibration_windows(split.train, tiny_spec, 24, seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_fp32(tmp_path_factory: pytest.TempPathFactory, calib_windows: np.ndarray, tiny_spec) -> Path:
+    torch = pytest.importorskip("torch")
+    from crossglg.model import ModelConfig, SkeletonBranch
+    from crossglg.model.export import export_onnx
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    model = SkeletonBranch(ModelConfig(num_classes=4, frames=TINY_FRAMES))
+    calibrate_batchnorm(model, calib_windows)
+    out = tmp_path_factory.mktemp("calib_model") / "tiny.onnx"
+    meta = {"preprocess_id": tiny_spec.preprocess.id, "classes": json.dumps(["a", "b", "c", "d"]),
+            "model_id": "tiny-calib"}
+    return export_onnx(model, out, metadata=meta)

@@ -6,15 +6,12 @@ Bounds hold with margin over docs/mediapipe_mapping.md (shoulders 12-15 px, elbo
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from shared_helpers import load_tool
 
 from crossglg.skeleton.layouts import NTU25
 
-ROOT = Path(__file__).resolve().parents[2]
 CHECKED = ("ShoulderLeft", "ShoulderRight", "ElbowLeft", "ElbowRight", "HipLeft", "HipRight")
 
 

@@ -11,7 +11,7 @@ Two models:
   training) are enrolled, the product's default open-set thresholds apply, and a fourth novel
   action, never enrolled, must come out ``unknown``;
 - an untrained encoder (seed 0, T=16) whose BatchNorm statistics come from real base-class windows
-  (:func:`shared_helpers.calibrate_batchnorm`): random features whose embeddings of every window
+  (``tiny_fp32`` of tests/conftest.py, shared with tests/calib): random features whose embeddings of every window
   are nearly parallel, so open-set rejection is switched off (threshold 0, margin 0) and only the
   plumbing and "better than chance" are checked for three clearly different actions.
 """
@@ -39,29 +39,6 @@ NEVER_ENROLLED = 26  # forward lunge
 ENROLLED_NOVEL = {3: "right hand wave", 6: "cross arms in the chest", 24: "sit to stand"}
 NEVER_ENROLLED_NOVEL = 21  # right hand pick up and throw
 SUBJECTS = range(2, 9)
-
-
-@pytest.fixture(scope="module")
-def realbn_onnx(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
-    """Untrained skeleton branch (T=16) with BatchNorm statistics from 24 real base-class windows."""
-    torch = pytest.importorskip("torch")
-    import json
-
-    from shared_helpers import calibrate_batchnorm
-
-    from calib.windows import InputSpec, calibration_windows, protocol_split
-    from crossglg.model import ModelConfig, SkeletonBranch
-    from crossglg.model.export import export_onnx
-    from crossglg.preprocess import PreprocessConfig
-    from crossglg.skeleton.layouts import get_layout
-
-    spec = InputSpec(PreprocessConfig(frames=16), get_layout("ntu25"))
-    windows = calibration_windows(protocol_split("realdata", data_dir).train, spec, 24, seed=0)
-    torch.manual_seed(0)
-    model = SkeletonBranch(ModelConfig(num_classes=4, frames=16))
-    calibrate_batchnorm(model, windows)
-    meta = {"preprocess_id": spec.preprocess.id, "classes": json.dumps(["a", "b", "c", "d"]), "model_id": "e2e-realbn"}
-    return export_onnx(model, tmp_path_factory.mktemp("e2e_model") / "realbn.onnx", metadata=meta)
 
 
 ASSET = Path(__file__).resolve().parents[1] / "assets" / "crossglg_realdata.onnx"
@@ -121,8 +98,8 @@ def test_trained_model_right_labels_and_unknown_for_never_enrolled(tmp_path: Pat
 
 
 @pytest.mark.realdata
-def test_untrained_model_pipeline_labels_above_chance(tmp_path: Path, data_dir: Path, realbn_onnx: Path) -> None:
-    verdicts, known, _, report = _replay(realbn_onnx, MatcherConfig(threshold=0.0, margin=0.0), ENROLLED,
+def test_untrained_model_pipeline_labels_above_chance(tmp_path: Path, data_dir: Path, tiny_fp32: Path) -> None:
+    verdicts, known, _, report = _replay(tiny_fp32, MatcherConfig(threshold=0.0, margin=0.0), ENROLLED,
                                          NEVER_ENROLLED, data_dir, tmp_path)
     right = sum(verdicts[p] == want for p, want in known)
     assert right > len(known) / 3, report  # chance: 1 in 3 enrolled actions

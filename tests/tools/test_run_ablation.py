@@ -9,8 +9,6 @@ from pathlib import Path
 
 from shared_helpers import load_tool
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def _tool():
     return load_tool("run_ablation")

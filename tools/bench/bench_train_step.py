@@ -170,24 +170,23 @@ def _step_fn(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: t
     return step
 
 
-def _with_ftz(step: StepFn) -> StepFn:
+def _around(step: StepFn, enter: StepFn, leave: StepFn) -> StepFn:
+    """``step`` with a process setting switched on before it and back after it."""
     def wrapped() -> None:
-        torch.set_flush_denormal(True)
+        enter()
         try:
             step()
         finally:
-            torch.set_flush_denormal(False)
+            leave()
     return wrapped
+
+
+def _with_ftz(step: StepFn) -> StepFn:
+    return _around(step, lambda: torch.set_flush_denormal(True), lambda: torch.set_flush_denormal(False))
 
 
 def _with_threads(step: StepFn, threads: int, default: int) -> StepFn:
-    def wrapped() -> None:
-        torch.set_num_threads(threads)
-        try:
-            step()
-        finally:
-            torch.set_num_threads(default)
-    return wrapped
+    return _around(step, lambda: torch.set_num_threads(threads), lambda: torch.set_num_threads(default))
 
 
 def family(op: str) -> str:

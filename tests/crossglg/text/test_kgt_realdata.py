@@ -12,7 +12,6 @@ from crossglg.skeleton.layouts import NTU25
 from crossglg.text.descriptions import load_shipped
 from crossglg.text.lexicon import k_gt
 
-ROOT = Path(__file__).resolve().parents[3]
 LEFT = [i for i, n in enumerate(NTU25.joints) if n.endswith("Left")]
 RIGHT = [i for i, n in enumerate(NTU25.joints) if n.endswith("Right")]
 

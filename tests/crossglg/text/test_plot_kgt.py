@@ -9,8 +9,6 @@ from shared_helpers import load_tool
 
 from crossglg.skeleton.layouts import NTU25
 
-ROOT = Path(__file__).resolve().parents[3]
-
 
 def _tool():
     return load_tool('plot_kgt')
