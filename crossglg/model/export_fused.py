@@ -17,6 +17,10 @@ Why each rewrite (measured with ORT profiles, see docs/model_speed.md):
   affine and the 1/sqrt(d) attention scale into the q/k GEMM weights; q/k and the head run as 2-D
   GEMMs so ORT fuses their bias (and the head's ReLU) into one kernel; the SA-GC residual enters
   the head GEMM as its C operand (and a ``down`` projection carries the head bias).
+* Attention rows ordered (joint, head) from the start: q is spread block-diagonally over the heads
+  (a broadcast Mul with a 0/1 mask) so one MatMul against k yields all heads' logits as
+  ``(B*T, V*H, U)``, the layout the graph product needs: no transposes of q or of the attention
+  (ORT's generic Transpose copies 8- and 25-float runs one at a time; x1.05-1.11 wall at 2 threads).
 * Stem: ``I - A`` along V, Linear(3 -> C0), positional embedding and the input BatchNorm (an affine
   per body, joint and channel) collapse into one MatMul with a ``(M, C*V, V*C0)`` weight: one small
   transpose of the raw input and one GEMM instead of nine nodes.
@@ -35,7 +39,7 @@ from torch import nn
 from .infogcn import ATTN_LOGIT_RANGE, MSTCN, SAGC, InfoGCNBlock, InfoGCNEncoder, bn_affine
 from .skeleton_branch import SkeletonBranch
 
-FUSED_GRAPH_VERSION = "fused-cl/1"
+FUSED_GRAPH_VERSION = "fused-cl/2"
 
 
 def _const(t: torch.Tensor) -> torch.Tensor:
@@ -87,7 +91,14 @@ class FusedSAGC(nn.Module):
         self.register_buffer("bq", _const(bf[: h * d] * g.scale))
         self.register_buffer("wk_t", _const(wf[h * d :].t()))
         self.register_buffer("bk", _const(bf[h * d :]))
-        self.register_buffer("topology", _const(g.shared_topology))  # (H, V, V)
+        # rows of the attention are (joint v, head h) from the start, as the graph product wants them:
+        # q is spread block-diagonally over the heads by a broadcast Mul with this 0/1 mask, so one
+        # MatMul against k gives every head's logits with no transpose of q or of the attention
+        mask = torch.zeros(h, h * d, dtype=w.dtype)
+        for i in range(h):
+            mask[i, i * d : (i + 1) * d] = 1.0
+        self.register_buffer("head_mask", mask)  # (H, H*d)
+        self.register_buffer("topology", _const(g.shared_topology.permute(1, 0, 2)))  # (V, H, U)
         scale, shift = bn_affine(g.bn)
         self.register_buffer("w_head_t", _const((g.head_weight * scale[:, None]).t()))  # (H*C, C_out)
         head_bias = g.head_bias.sum(0) * scale + shift
@@ -101,23 +112,27 @@ class FusedSAGC(nn.Module):
         self.in_channels = c
 
     def attention(self, n2: torch.Tensor, b: int, t: int, v: int) -> torch.Tensor:
-        """Normalised rows ``(B*T*V, C)`` -> attention ``(B, T, H, V, V)`` times the topology."""
+        """Normalised rows ``(B*T*V, C)`` -> attention ``(B, T, V*H, U)`` (rows: joint v, then head h)
+        times the topology."""
         h, d = self.heads, self.head_dim
-        q = torch.addmm(self.bq, n2, self.wq_t).reshape(b, t, v, h, d).transpose(2, 3)  # (B, T, H, V, d)
-        k = torch.addmm(self.bk, n2, self.wk_t).reshape(b, t, v, h, d).permute(0, 1, 3, 4, 2)  # (B, T, H, d, V)
-        dots = torch.matmul(q, k)
+        q = torch.addmm(self.bq, n2, self.wq_t).reshape(b * t, v, 1, h * d) * self.head_mask  # (BT, V, H, H*d)
+        k = torch.addmm(self.bk, n2, self.wk_t).reshape(b * t, v, h * d)  # (BT, U, H*d)
+        # zeros outside each row's head block: row (v, h) dotted with k gives head h's logits only;
+        # ORT folds the transpose of k into the MatMul (FusedMatMul transB)
+        dots = torch.matmul(q.reshape(b * t, v * h, h * d), k.transpose(1, 2))  # (BT, V*H, U)
         # the same subnormal guard as the trained model (crossglg.model.infogcn.SAGC.attention);
         # flooring the softmax output instead (one op) or ORT's denormals-as-zero without a guard
-        # were 3-5x slower here (measured): the subnormals then arise inside the softmax itself
+        # were 3-5x slower on a CPU that penalises subnormals (measured): they then arise inside
+        # the softmax itself
         dots = torch.clamp_min(dots - dots.amax(dim=-1, keepdim=True), -ATTN_LOGIT_RANGE)
-        return torch.softmax(dots, dim=-1) * self.topology
+        a = torch.softmax(dots, dim=-1).reshape(b * t, v, h, v) * self.topology
+        return a.reshape(b, t, v * h, v)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, v, c = x.shape
         x2 = x.reshape(b * t * v, c)
         n2 = F.layer_norm(x2, (c,), eps=self.eps)
-        a = self.attention(n2, b, t, v).transpose(2, 3).reshape(b, t, v * self.heads, v)  # rows (v, h)
-        z = torch.matmul(a, x).reshape(b * t * v, self.heads * c)  # (B*T*V, H*C)
+        z = torch.matmul(self.attention(n2, b, t, v), x).reshape(b * t * v, self.heads * c)  # (B*T*V, H*C)
         res = x2 + self.head_bias if self.down_t is None else torch.addmm(self.down_bias, x2, self.down_t)
         return F.relu(torch.addmm(res, z, self.w_head_t)).reshape(b, t, v, self.out_channels)
 

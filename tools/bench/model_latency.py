@@ -23,7 +23,10 @@ the fp32 GEMM rate (torch matmul of 2048 x 2048 matrices) in the same run, so th
 of a window (FLOPs / GEMM rate) is a same-conditions figure. Besides wall time it records the
 process CPU time of each call (``cpu_ms``: all ORT threads; no spin-waiting), which is far less
 sensitive to other processes on a shared machine than wall time. ``--profile DIR`` adds ORT profiles of
-the three ONNX models and prints each one's time share per op type. Weights: the reference's
+the ONNX models: each one's time per op type and its GEMM / non-GEMM split (``ort_profile.gemm_split``:
+GEMM-like time, FLOPs and rate, and the most that removing all other work could gain). ``--spin``
+adds a second timing of the ORT models with spin-waiting allowed (ORT's default and the edge
+engine's), block by block (``time_blocks``), under keys ``batch<B>_spin``. Weights: the reference's
 BatchNorms are calibrated on random batches; ours gets the reference's weights where they match
 (``to_fast_state_dict``; JID random), so activations have realistic magnitudes.
 
@@ -40,7 +43,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +51,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_infogcn_onnx import _calibrate_bn, _RefWrapper  # noqa: E402  (same baseline set-up)
+from ort_profile import gemm_split, op_ms  # noqa: E402
 
 from crossglg.model import ModelConfig, SkeletonBranch, count_flops  # noqa: E402
 from crossglg.model.export import export_onnx  # noqa: E402
@@ -57,12 +60,13 @@ from crossglg.model.reference_infogcn import ReferenceInfoGCN, to_fast_state_dic
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def session(path: Path, threads: int, profile: str = "", level: str = "all", daz: bool = False) -> ort.InferenceSession:
+def session(path: Path, threads: int, profile: str = "", level: str = "all", daz: bool = False,
+            spin: bool = False) -> ort.InferenceSession:
     """CPU session as the edge engine configures it (all optimisations, inter-op 1), without
     spin-waiting: several sessions and torch share 2 cores here, and a session's spinning workers
     would steal the cores from whichever model runs next."""
     opts = ort.SessionOptions()
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     if daz:  # flush subnormals to zero on ORT's threads (x86 MXCSR FTZ/DAZ)
@@ -95,21 +99,6 @@ def op_shares(profile_json: str) -> dict[str, float]:
     return dict(sorted(((k, v / total) for k, v in per_op.items()), key=lambda kv: -kv[1]))
 
 
-def op_ms(profile_json: str, runs: int) -> dict[str, float]:
-    """Milliseconds per run per op type: each node's median over the ``runs`` profiled runs (robust
-    to the odd preempted run on a shared machine), summed per op type; ``runs=1`` sums everything."""
-    events = json.loads(Path(profile_json).read_text())
-    per_node: dict[str, list[tuple[str, float]]] = defaultdict(list)
-    for e in events:
-        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"):
-            per_node[e["name"]].append((e.get("args", {}).get("op_name", "?"), float(e.get("dur", 0)) / 1e3))
-    per_op: dict[str, float] = defaultdict(float)
-    for calls in per_node.values():
-        durs = sorted(d for _, d in calls)
-        per_op[calls[0][0]] += sum(durs) if runs == 1 else durs[len(durs) // 2]
-    return dict(sorted(per_op.items(), key=lambda kv: -kv[1]))
-
-
 def node_counts(path: Path, work: Path) -> dict[str, dict[str, int]]:
     """Op-type counts of the ONNX file and of ORT's optimised graph (what actually runs)."""
     import collections
@@ -137,6 +126,7 @@ def profile(paths: dict[str, Path], x: np.ndarray, threads: int, out_dir: Path, 
         prof = s.end_profiling()
         result[name] = {"share": {k: round(v, 4) for k, v in op_shares(prof).items()},
                         "ms": {k: round(v, 3) for k, v in op_ms(prof, runs).items()},
+                        "gemm_split": gemm_split(prof),
                         "nodes": node_counts(paths[name], out_dir)}
     return result
 
@@ -172,6 +162,28 @@ def time_all(fns: dict[str, callable], rounds: int, warmup: int) -> tuple[dict[s
     return times, cpu
 
 
+def time_blocks(fns: dict[str, callable], rounds: int, block: int = 6, pause_s: float = 0.05
+                ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Like :func:`time_all` for sessions that spin-wait (ORT's default, and the edge engine's):
+    each model runs ``block`` calls in a row, after a pause in which the previous model's spinning
+    workers park; the first call of every block is dropped (it may still share the cores)."""
+    for f in fns.values():
+        f()
+    names = list(fns)
+    times: dict[str, list[float]] = {k: [] for k in names}
+    cpu: dict[str, list[float]] = {k: [] for k in names}
+    for r in range(rounds):
+        for k in names[r % len(names):] + names[: r % len(names)]:
+            time.sleep(pause_s)
+            for i in range(block):
+                t0, c0 = time.perf_counter(), time.process_time()
+                fns[k]()
+                if i:
+                    cpu[k].append((time.process_time() - c0) * 1e3)
+                    times[k].append((time.perf_counter() - t0) * 1e3)
+    return times, cpu
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -190,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--extended", action="store_true",
                     help="also time reference/ours FP32/ours INT8-cpu with ORT_ENABLE_EXTENDED (no NCHWc reorders)")
     ap.add_argument("--only-batch1-torch", action="store_true", help="time the torch models at batch 1 only")
+    ap.add_argument("--spin", action="store_true",
+                    help="also time the ORT models with spin-waiting allowed (ORT's default), in blocks")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     logging.disable(logging.WARNING)  # ORT quantiser advice
@@ -266,12 +280,31 @@ def main(argv: list[str] | None = None) -> int:
                 "cpu_ms": statistics.median(cpu[k]) / b}
             for k, v in times.items()
         }
+    if args.spin:  # one spinning session alive per model; blocks keep their spinning apart
+        spin_names = ("reference_ort", "reference_ort_guarded", "ours_fp32", "ours_int8_cpu")
+        spinning = {k: session(paths[k], args.threads, spin=True) for k in spin_names}
+        for b in batches:
+            x = inputs[b]
+            fns = {k: (lambda x=x, s=s: s.run(None, {"skeleton": x})) for k, s in spinning.items()}
+            times, cpu = time_blocks(fns, max(4, args.rounds // 2))
+            per_window[f"batch{b}_spin"] = {
+                k: {"median_ms": statistics.median(v) / b, "p95_ms": float(np.percentile(v, 95)) / b,
+                    "cpu_ms": statistics.median(cpu[k]) / b}
+                for k, v in times.items()
+            }
+        del spinning
     gemm_after = gemm_gflops(args.threads)  # the machine is shared: bracket the run
     floor_ms = flops / (max(gemm, gemm_after) * 1e9) * 1e3
     ratios = {}
     for key, res in per_window.items():
         base = res["reference_ort"]["median_ms"]
         guarded = res["reference_ort_guarded"]["median_ms"]
+        if key.endswith("_spin"):
+            ratios[key] = {"speedup_fp32": base / res["ours_fp32"]["median_ms"],
+                           "speedup_int8_cpu": base / res["ours_int8_cpu"]["median_ms"],
+                           "speedup_fp32_vs_guarded": guarded / res["ours_fp32"]["median_ms"],
+                           "floor_ratio": {k: v["median_ms"] / floor_ms for k, v in res.items()}}
+            continue
         ratios[key] = {
             "speedup_fp32": base / res["ours_fp32"]["median_ms"],
             "speedup_int8": base / res["ours_int8"]["median_ms"],
@@ -311,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
         for key, res in per_window.items():
             print(f"{key}: " + ", ".join(f"{k} {v['median_ms']:.2f} ms (p95 {v['p95_ms']:.2f})" for k, v in res.items()))
             r = ratios[key]
+            if key.endswith("_spin"):
+                print(f"  spinning: speedup_fp32 x{r['speedup_fp32']:.2f}, ort-cpu int8 x{r['speedup_int8_cpu']:.2f}")
+                continue
             print(f"  speedup_fp32 x{r['speedup_fp32']:.2f}, speedup_int8 x{r['speedup_int8']:.2f} "
                   f"(ort-cpu x{r['speedup_int8_cpu']:.2f}) vs reference in ORT; vs guarded: fp32 "
                   f"x{r['speedup_fp32_vs_guarded']:.2f}, int8 x{r['speedup_int8_vs_guarded']:.2f} "

@@ -25,7 +25,7 @@ import numpy as np
 import onnxruntime as ort
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from model_latency import op_ms  # noqa: E402
+from ort_profile import gemm_split, op_ms  # noqa: E402
 
 
 def make_session(spec: str, threads: int, profile_dir: str = "") -> tuple[str, ort.InferenceSession]:
@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
             for spec, w, c in zip(args.files, med_w, med_c, strict=True)]
     if args.ops:
         for row, (_, s) in zip(rows, sessions, strict=True):
-            row["op_ms"] = {k: round(v, 3) for k, v in op_ms(s.end_profiling(), args.rounds + 3).items()}
+            prof = s.end_profiling()
+            row["op_ms"] = {k: round(v, 3) for k, v in op_ms(prof, args.rounds + 3).items()}
+            row["gemm_split"] = gemm_split(prof)
     result = {"batch": args.batch, "threads": args.threads, "rounds": args.rounds,
               "loadavg_1min": {"before": load_before, "after": os.getloadavg()[0]}, "models": rows}
     if args.json:
@@ -90,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         for k in ops:
             print(k.ljust(24) + "".join(f"{r['op_ms'].get(k, 0):10.3f}" for r in rows))
         print("total".ljust(24) + "".join(f"{sum(r['op_ms'].values()):10.3f}" for r in rows))
+        for key in ("gemm_ms", "gemm_gflops", "non_gemm_ms", "max_gain_without_non_gemm"):
+            print(key.ljust(24) + "".join(f"{r['gemm_split'][key]:10.3f}" for r in rows))
     return 0
 
 
