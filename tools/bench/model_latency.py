@@ -26,7 +26,7 @@ sensitive to other processes on a shared machine than wall time. ``--profile DIR
 the ONNX models: each one's time per op type and its GEMM / non-GEMM split (``ort_profile.gemm_split``:
 GEMM-like time, FLOPs and rate, and the most that removing all other work could gain). ``--spin``
 adds a second timing of the ORT models with spin-waiting allowed (ORT's default and the edge
-engine's), block by block (``time_blocks``), under keys ``batch<B>_spin``. Weights: the reference's
+engine's), block by block (``time_all(block=...)``), under keys ``batch<B>_spin``. Weights: the reference's
 BatchNorms are calibrated on random batches; ours gets the reference's weights where they match
 (``to_fast_state_dict``; JID random), so activations have realistic magnitudes.
 
@@ -144,9 +144,13 @@ def calibration_windows(frames: int, data_root: Path, count: int) -> tuple[np.nd
     return np.random.default_rng(1).standard_normal((count, 3, frames, 25, 1)).astype(np.float32), "random"
 
 
-def time_all(fns: dict[str, callable], rounds: int, warmup: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+def time_all(fns: dict[str, callable], rounds: int, warmup: int, block: int = 1, pause_s: float = 0.0
+             ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Wall and process-CPU milliseconds per call of each function, interleaved; the order rotates
-    every round."""
+    every round. ``block > 1`` is for sessions that spin-wait (ORT's default, and the edge engine's):
+    each model then runs ``block`` calls in a row after a pause of ``pause_s`` in which the previous
+    model's spinning workers park, and the first call of every block is dropped (it may still share
+    the cores with them)."""
     for f in fns.values():
         for _ in range(warmup):
             f()
@@ -155,30 +159,12 @@ def time_all(fns: dict[str, callable], rounds: int, warmup: int) -> tuple[dict[s
     cpu: dict[str, list[float]] = {k: [] for k in names}
     for r in range(rounds):
         for k in names[r % len(names):] + names[: r % len(names)]:
-            t0, c0 = time.perf_counter(), time.process_time()
-            fns[k]()
-            cpu[k].append((time.process_time() - c0) * 1e3)
-            times[k].append((time.perf_counter() - t0) * 1e3)
-    return times, cpu
-
-
-def time_blocks(fns: dict[str, callable], rounds: int, block: int = 6, pause_s: float = 0.05
-                ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Like :func:`time_all` for sessions that spin-wait (ORT's default, and the edge engine's):
-    each model runs ``block`` calls in a row, after a pause in which the previous model's spinning
-    workers park; the first call of every block is dropped (it may still share the cores)."""
-    for f in fns.values():
-        f()
-    names = list(fns)
-    times: dict[str, list[float]] = {k: [] for k in names}
-    cpu: dict[str, list[float]] = {k: [] for k in names}
-    for r in range(rounds):
-        for k in names[r % len(names):] + names[: r % len(names)]:
-            time.sleep(pause_s)
+            if pause_s:
+                time.sleep(pause_s)
             for i in range(block):
                 t0, c0 = time.perf_counter(), time.process_time()
                 fns[k]()
-                if i:
+                if block == 1 or i:
                     cpu[k].append((time.process_time() - c0) * 1e3)
                     times[k].append((time.perf_counter() - t0) * 1e3)
     return times, cpu
@@ -286,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         for b in batches:
             x = inputs[b]
             fns = {k: (lambda x=x, s=s: s.run(None, {"skeleton": x})) for k, s in spinning.items()}
-            times, cpu = time_blocks(fns, max(4, args.rounds // 2))
+            times, cpu = time_all(fns, max(4, args.rounds // 2), 1, block=6, pause_s=0.05)
             per_window[f"batch{b}_spin"] = {
                 k: {"median_ms": statistics.median(v) / b, "p95_ms": float(np.percentile(v, 95)) / b,
                     "cpu_ms": statistics.median(cpu[k]) / b}
