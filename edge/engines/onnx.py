@@ -9,6 +9,8 @@ read through ONNX Runtime itself, so the edge needs neither ``onnx`` nor torch.
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ import numpy as np
 from .base import EMBEDDING_NAME, INPUT_NAME, LOGITS_NAME, EngineBase, EngineUnavailableError, ModelMeta
 
 PROVIDER_CHOICES = ("auto", "cpu", "cuda")
+
+log = logging.getLogger(__name__)
 
 
 def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
@@ -45,6 +49,24 @@ def choose_providers(request: str, available: list[str]) -> list[str]:
     if request in ("auto", "cuda") and has_cuda:
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     return ["CPUExecutionProvider"]
+
+
+def cpu_int8_advice(extra: dict[str, str], providers: list[str], path: Path) -> str | None:
+    """A warning when an INT8 file quantised for TensorRT (symmetric int8 activations) is about to
+    run on ONNX Runtime's CPU provider: ORT keeps most of its convolutions float between Q/DQ nodes
+    there, so it runs slower than the FP32 model (docs/model_speed.md: ~0.8x); the ``ort-cpu``
+    file is the fast one. ``extra``: the model's unprefixed ``crossglg.*`` metadata."""
+    if "CUDAExecutionProvider" in providers or "quantization" not in extra:
+        return None
+    try:
+        target = json.loads(extra["quantization"]).get("target")
+    except (ValueError, AttributeError):
+        return None
+    if target != "tensorrt":
+        return None
+    return (f"{path}: this INT8 model was quantised for TensorRT (symmetric int8 activations); on ONNX "
+            "Runtime's CPU provider it runs slower than the FP32 model. For CPU, quantise with "
+            "`crossglg-calib quantize ... --target ort-cpu`; keep this file for `crossglg-edge build-engine`.")
 
 
 def _static(dim: Any) -> int | None:
@@ -100,6 +122,9 @@ class OnnxEngine(EngineBase):
         self._outputs = [n for n in (EMBEDDING_NAME, LOGITS_NAME) if n in outputs]
         meta = self._read_meta(shape)
         super().__init__(meta, joints=_static(shape[3]), has_logits=LOGITS_NAME in outputs)
+        self.advice = cpu_int8_advice(dict(meta.extra), list(self.providers), self.path)
+        if self.advice:
+            log.warning(self.advice)
 
     def _read_meta(self, shape: list[Any]) -> ModelMeta:
         """ModelMeta from ``crossglg.*`` metadata_props; gaps filled from the graph and the file."""
