@@ -26,9 +26,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--percentile", type=float, default=99.99, help="kept share of |x| for --method percentile (default 99.99)")
     p.add_argument("--ops", default="", help=f"op types to quantise, comma separated (default: {','.join(DEFAULT_OPS)} "
                                              f"for tensorrt, {','.join(CPU_OPS)} for ort-cpu)")
-    p.add_argument("--weights-only-matmul", action=argparse.BooleanOptionalAction, default=None,
-                   help="keep MatMuls without a constant operand (attention products) in float32 "
-                        "(default: off for tensorrt, on for ort-cpu)")
+    p.add_argument("--weights-only-matmul", action=argparse.BooleanOptionalAction, default=False,
+                   help="keep every MatMul without a constant operand (both attention products) in float32")
+    p.add_argument("--float-logits", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep the attention logits (Q K^T, the MatMuls feeding a Softmax) in float32 "
+                        "and quantise the graph product A x (default: off for tensorrt, on for ort-cpu)")
     p.add_argument("--per-tensor", action="store_true", help="per-tensor weight scales (default per channel)")
     p.add_argument("--target", choices=("tensorrt", "ort-cpu"), default="tensorrt",
                    help="tensorrt (default): symmetric int8 activations, zero points 0, float biases (TensorRT "
@@ -57,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"ONNX model not found: {src}")
     ops = tuple(o.strip() for o in args.ops.split(",") if o.strip()) or None
     cfg = QuantConfig(method=args.method, percentile=args.percentile, ops=ops, per_channel=not args.per_tensor,
-                      weights_only_matmul=args.weights_only_matmul, preprocess=not args.no_preprocess,
+                      weights_only_matmul=args.weights_only_matmul, float_logits=args.float_logits,
+                      preprocess=not args.no_preprocess,
                       float_stem=not args.int8_stem, float_head=not args.int8_head, activations="int8" if args.target == "tensorrt" else "uint8",
                       exclude=tuple(n.strip() for n in args.exclude.split(",") if n.strip()))
     progress = not args.no_progress

@@ -11,7 +11,7 @@ import pytest
 from onnx import numpy_helper
 
 from calib.prepare import split_dynamic_gemm_c
-from calib.quantize import CPU_OPS, DEFAULT_OPS, QuantConfig, dynamic_matmuls
+from calib.quantize import CPU_OPS, DEFAULT_OPS, QuantConfig, dynamic_matmuls, logit_matmuls, stem_nodes
 from calib.table import TABLE_FILES, write_trt_table
 from edge.engines.onnx_prep import qdq_problems
 
@@ -72,6 +72,27 @@ def test_weights_only_matmul_excludes_attention_products(tiny_fp32, calib_window
             assert all(producer.get(i) != "DequantizeLinear" for i in node.input)
 
 
+def test_float_logits_keeps_q_kt_float_and_quantises_the_graph_product(tiny_fp32, calib_windows, tmp_path) -> None:
+    from calib.quantize import quantize_model
+
+    graph = onnx.load(str(tiny_fp32))
+    dynamic, logits = set(dynamic_matmuls(graph)), set(logit_matmuls(graph))
+    blocks = sum(n.op_type == "LayerNormalization" for n in graph.graph.node)  # one per SA-GC
+    assert len(logits) == blocks and logits < dynamic  # one Q K^T per SA-GC; the rest is A x
+    res = quantize_model(tiny_fp32, tmp_path / "l.onnx", calib_windows[:8],
+                         QuantConfig(activations="uint8", preprocess=False))  # ort-cpu: float_logits on
+    model = onnx.load(str(res.path))
+    # a quantised node's output is re-quantised (QDQ format); an excluded one's goes on in float
+    consumers: dict[str, list[str]] = {}
+    for n in model.graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n.op_type)
+    requantised = {n.name: "QuantizeLinear" in consumers.get(n.output[0], []) for n in model.graph.node}
+    assert not any(requantised[m] for m in logits)
+    graph_products = dynamic - logits - set(stem_nodes(graph))  # block 0 stays float with the stem
+    assert graph_products and all(requantised[m] for m in graph_products)  # A x runs in int8
+
+
 def test_trt_table_files(tiny_int8, tmp_path) -> None:
     paths = write_trt_table(tiny_int8.ranges, tmp_path / "table")
     assert [p.name for p in paths] == list(TABLE_FILES)
@@ -127,10 +148,10 @@ def test_head_stays_float(tiny_int8) -> None:
 
 def test_per_target_defaults() -> None:
     trt, cpu = QuantConfig(), QuantConfig(activations="uint8")
-    assert trt.ops == DEFAULT_OPS and trt.weights_only_matmul is False
-    assert cpu.ops == CPU_OPS and cpu.weights_only_matmul is True
-    mine = QuantConfig(activations="uint8", ops=("Conv",), weights_only_matmul=False)
-    assert mine.ops == ("Conv",) and mine.weights_only_matmul is False
+    assert trt.ops == DEFAULT_OPS and not trt.weights_only_matmul and trt.float_logits is False
+    assert cpu.ops == CPU_OPS and not cpu.weights_only_matmul and cpu.float_logits is True
+    mine = QuantConfig(activations="uint8", ops=("Conv",), float_logits=False)
+    assert mine.ops == ("Conv",) and mine.float_logits is False
     with pytest.raises(ValueError, match="ops"):
         QuantConfig(ops=())
 
