@@ -62,7 +62,8 @@ class QuantConfig:
         float_logits: keep the attention logits products (Q K^T: the MatMuls whose output reaches a
             Softmax through elementwise/shape ops only) in float32 and quantise the graph product
             A x; None = per target: off for int8, on for uint8 (ORT CPU: integer A x x1.03-1.06
-            faster, accuracy unchanged; integer logits were slower, measured).
+            faster than float, accuracy unchanged; both products in integer were slower than both
+            in float, session 2; measured in docs/model_speed.md).
         preprocess: run ORT's ``quant_pre_process`` (shape inference + basic graph fusions) first.
         calib_batch: windows per calibration ``run`` and per ``collect_data`` call (memory bound).
         float_stem: keep the first Conv/MatMul/Gemm nodes, up to the first Conv (the stem on the
