@@ -29,7 +29,9 @@ done
 "$BIN/crossglg-edge" actions list --store "$STORE"
 
 PUB=tcp://127.0.0.1:5586
-"$BIN/crossglg-edge" listen --connect "$PUB" --topic crossglg.v1.label. --count 40 --timeout 30 &
+# the stream is printed and kept for the summary; $! is the listener itself (not tee) so kill ends it
+"$BIN/crossglg-edge" listen --connect "$PUB" --topic crossglg.v1.label. --count 40 --timeout 30 \
+  > >(tee "$OUT/labels.jsonl") &
 LISTENER=$!
 sleep 1
 for action in a3 a6 a24; do
@@ -39,3 +41,18 @@ for action in a3 a6 a24; do
 done
 kill "$LISTENER" 2>/dev/null || true
 wait "$LISTENER" 2>/dev/null || true
+
+# One line per replayed clip: a window is published every stride; until the first window is full
+# (about 2 s of motion, as long as these UTD clips) the label is "warming_up".
+"$BIN/python" - "$OUT/labels.jsonl" <<'PY'
+import collections, json, sys
+clips = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    p = json.loads(line)["payload"]
+    clips[p["source"]].append(p)
+print("--- summary (enrolled: hand wave = a3, cross arms in the chest = a6, sit to stand = a24)")
+for source, msgs in clips.items():
+    ready = [m for m in msgs if m["reason"] != "warming_up"]
+    top = [f"{(m['topk'] or [{}])[0].get('label', '-')} {m['score'] or 0:.2f} ({m['state']}, {m['reason'] or 'ok'})" for m in ready]
+    print(f"{source}: {len(msgs)} windows, {len(msgs) - len(ready)} warming up; " + ("; ".join(top) or "no full window"))
+PY
