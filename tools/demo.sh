@@ -2,7 +2,8 @@
 # The main job end to end on real recordings, for a fresh machine (`make demo`):
 #   train a small CrossGLG model on the real-data protocol -> export the text-free encoder to ONNX
 #   -> enroll three actions from ONE demonstration each -> run the edge runtime headless on
-#   recordings of another person and print the published labels (JSON lines from the ZeroMQ stream).
+#   one continuous recording of another person doing the three actions, print the published labels
+#   (JSON lines from the ZeroMQ stream) and a timeline of what was recognised when.
 # DATA points at a folder laid out like ../shared/data (utd_mhad/, nw_ucla/, gtu3d/, irds/).
 # The training budget is tiny (1 epoch, 4 sequences per base class) so the demo ends in minutes;
 # see docs/training.md and docs/results.md for real runs.
@@ -29,30 +30,53 @@ done
 "$BIN/crossglg-edge" actions list --store "$STORE"
 
 PUB=tcp://127.0.0.1:5586
+# Another person (subject 2) performs the three actions one after another, four times each (UTD
+# trials t1..t4 back to back, ~25 s): one continuous recording, as a camera would see it.
+STREAM="$OUT/subject2.npy"
+"$BIN/python" - "$UTD" "$STREAM" <<'PY'
+import json, sys
+import numpy as np
+from edge.skeleton_files import load_skeleton_file
+utd, out = sys.argv[1], sys.argv[2]
+parts, segments, t = [], [], 0.0
+for action, label in (("a3", "hand wave"), ("a6", "cross arms in the chest"), ("a24", "sit to stand")):
+    start = t
+    for trial in (1, 2, 3, 4):
+        rec = load_skeleton_file(f"{utd}/{action}_s2_t{trial}_skeleton.mat")
+        parts.append(rec.joints)
+        t += len(rec.joints) / rec.fps
+    segments.append({"label": label, "start_s": round(start, 2), "end_s": round(t, 2)})
+np.save(out, np.concatenate(parts).astype(np.float32))
+json.dump(segments, open(out + ".segments.json", "w"))
+print("subject 2 stream:", ", ".join(f"{s['label']} {s['start_s']:.1f}-{s['end_s']:.1f} s" for s in segments))
+PY
+
 # the stream is printed and kept for the summary; $! is the listener itself (not tee) so kill ends it
-"$BIN/crossglg-edge" listen --connect "$PUB" --topic crossglg.v1.label. --count 40 --timeout 30 \
+"$BIN/crossglg-edge" listen --connect "$PUB" --topic crossglg.v1.label. --count 1000 --timeout 30 \
   > >(tee "$OUT/labels.jsonl") &
 LISTENER=$!
 sleep 1
-for action in a3 a6 a24; do
-  echo "--- replaying ${action}_s2_t1 (subject 2)"
-  "$BIN/crossglg-edge" run --skeleton "$UTD/${action}_s2_t1_skeleton.mat" --model "$OUT/model.onnx" \
-    --store "$STORE" --headless --pub "$PUB" --control off --max-seconds 30
-done
+"$BIN/crossglg-edge" run --skeleton "$STREAM" --fps 30 --model "$OUT/model.onnx" \
+  --store "$STORE" --headless --pub "$PUB" --control off --max-seconds 120
+sleep 0.5
 kill "$LISTENER" 2>/dev/null || true
 wait "$LISTENER" 2>/dev/null || true
 
-# One line per replayed clip: a window is published every stride; until the first window is full
-# (about 2 s of motion, as long as these UTD clips) the label is "warming_up".
-"$BIN/python" - "$OUT/labels.jsonl" <<'PY'
-import collections, json, sys
-clips = collections.defaultdict(list)
-for line in open(sys.argv[1]):
-    p = json.loads(line)["payload"]
-    clips[p["source"]].append(p)
-print("--- summary (enrolled: hand wave = a3, cross arms in the chest = a6, sit to stand = a24)")
-for source, msgs in clips.items():
-    ready = [m for m in msgs if m["reason"] != "warming_up"]
-    top = [f"{(m['topk'] or [{}])[0].get('label', '-')} {m['score'] or 0:.2f} ({m['state']}, {m['reason'] or 'ok'})" for m in ready]
-    print(f"{source}: {len(msgs)} windows, {len(msgs) - len(ready)} warming up; " + ("; ".join(top) or "no full window"))
+# What was recognised when: consecutive windows with the same top match form one line. A window
+# spans ~2 s of motion, so each line lags the true action by up to that much.
+"$BIN/python" - "$OUT/labels.jsonl" "$STREAM.segments.json" <<'PY'
+import json, sys
+msgs = [json.loads(line)["payload"] for line in open(sys.argv[1])]
+print("--- summary; what subject 2 did:",
+      "; ".join(f"{s['label']} {s['start_s']:.1f}-{s['end_s']:.1f} s" for s in json.load(open(sys.argv[2]))))
+runs = []  # [top label or reason, state counts, first t, last t]
+for m in msgs:
+    key = m["reason"] if m["reason"] in ("warming_up", "idle") else ((m["topk"] or [{}])[0].get("label") or "-")
+    if not runs or runs[-1][0] != key:
+        runs.append([key, {}, m["t_frame"], m["t_frame"]])
+    runs[-1][1][m["state"]] = runs[-1][1].get(m["state"], 0) + 1
+    runs[-1][3] = m["t_frame"]
+for key, states, t0, t1 in runs:
+    told = ", ".join(f"{n} {s}" for s, n in states.items())
+    print(f"{t0:6.1f}-{t1:5.1f} s  nearest: {key:<26} ({told})")
 PY
