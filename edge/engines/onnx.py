@@ -54,7 +54,7 @@ def choose_providers(request: str, available: list[str]) -> list[str]:
 def cpu_int8_advice(extra: dict[str, str], providers: list[str], path: Path) -> str | None:
     """A warning when an INT8 file quantised for TensorRT (symmetric int8 activations) is about to
     run on ONNX Runtime's CPU provider: ORT keeps most of its convolutions float between Q/DQ nodes
-    there, so it runs slower than the FP32 model (docs/model_speed.md: ~0.8x); the ``ort-cpu``
+    there, so it runs slower than the FP32 model (docs/model_speed.md, session 3 runs 3-4: 0.64-0.82x); the ``ort-cpu``
     file is the fast one. ``extra``: the model's unprefixed ``crossglg.*`` metadata."""
     if "CUDAExecutionProvider" in providers or "quantization" not in extra:
         return None

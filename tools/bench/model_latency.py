@@ -170,6 +170,12 @@ def time_all(fns: dict[str, callable], rounds: int, warmup: int, block: int = 1,
     return times, cpu
 
 
+def per_window_stats(times: dict[str, list[float]], cpu: dict[str, list[float]], batch: int) -> dict[str, dict]:
+    """Call times (ms) -> per-window median, p95 and median CPU time of each model."""
+    return {k: {"median_ms": statistics.median(v) / batch, "p95_ms": float(np.percentile(v, 95)) / batch,
+                "cpu_ms": statistics.median(cpu[k]) / batch} for k, v in times.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -261,11 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         fns.update({k: (lambda x=x, s=s: s.run(None, {"skeleton": x})) for k, s in sessions.items()})
         with torch.no_grad():
             times, cpu = time_all(fns, args.rounds, args.warmup)
-        per_window[f"batch{b}"] = {
-            k: {"median_ms": statistics.median(v) / b, "p95_ms": float(np.percentile(v, 95)) / b,
-                "cpu_ms": statistics.median(cpu[k]) / b}
-            for k, v in times.items()
-        }
+        per_window[f"batch{b}"] = per_window_stats(times, cpu, b)
     if args.spin:  # one spinning session alive per model; blocks keep their spinning apart
         spin_names = ("reference_ort", "reference_ort_guarded", "ours_fp32", "ours_int8_cpu")
         spinning = {k: session(paths[k], args.threads, spin=True) for k in spin_names}
@@ -273,11 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             x = inputs[b]
             fns = {k: (lambda x=x, s=s: s.run(None, {"skeleton": x})) for k, s in spinning.items()}
             times, cpu = time_all(fns, max(4, args.rounds // 2), 1, block=6, pause_s=0.05)
-            per_window[f"batch{b}_spin"] = {
-                k: {"median_ms": statistics.median(v) / b, "p95_ms": float(np.percentile(v, 95)) / b,
-                    "cpu_ms": statistics.median(cpu[k]) / b}
-                for k, v in times.items()
-            }
+            per_window[f"batch{b}_spin"] = per_window_stats(times, cpu, b)
         del spinning
     gemm_after = gemm_gflops(args.threads)  # the machine is shared: bracket the run
     floor_ms = flops / (max(gemm, gemm_after) * 1e9) * 1e3

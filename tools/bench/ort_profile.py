@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
 
 # op type -> index of the weight input whose dims after the first give the reduction size of a conv
@@ -55,7 +56,12 @@ def node_flops(op: str, inputs: list[list[int]], outputs: list[list[int]]) -> in
 
 
 def _per_node(profile_json: str | Path) -> dict[str, tuple[str, list[float], int]]:
-    """node name -> (op type, durations in ms, FLOPs)."""
+    """node name -> (op type, durations in ms, FLOPs); each profile file is parsed once."""
+    return _parse(str(Path(profile_json).resolve()))
+
+
+@lru_cache(maxsize=16)
+def _parse(profile_json: str) -> dict[str, tuple[str, list[float], int]]:
     nodes: dict[str, tuple[str, list[float], int]] = {}
     for e in _kernel_events(profile_json):
         args = e.get("args", {})
