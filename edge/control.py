@@ -3,7 +3,8 @@
 Request ``{"v": 1, "op": "...", ...}`` -> reply ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``.
 Ops: ``ping``, ``status``, ``list``, ``enroll`` {label, countdown_s=3, max_seconds=4} (replies at
 once with a ``job`` id; progress follows as ``event`` messages with ``event: "enroll"``),
-``remove`` {label}, ``rename`` {label, new_label}.
+``remove`` {label, by="any"}, ``rename`` {label, new_label, by="any"}: ``by`` is ``label``, ``slug``
+or ``any`` (a name that is one action's label and another's slug is then refused as ambiguous).
 
 Server side (the runtime binds it)::
 
@@ -58,8 +59,8 @@ class Runtime(Protocol):
     def status(self) -> dict[str, Any]: ...
     def actions(self) -> list[dict[str, Any]]: ...
     def start_enroll(self, label: str, countdown_s: float = 3.0, max_seconds: float = 4.0) -> str: ...
-    def remove_action(self, label: str) -> str: ...
-    def rename_action(self, label: str, new_label: str) -> str: ...
+    def remove_action(self, label: str, by: str = "any") -> str: ...
+    def rename_action(self, label: str, new_label: str, by: str = "any") -> str: ...
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,13 @@ class ControlConfig:
     curve_secret_key: str | None = None
     curve_allowed_clients: str | None = None
     insecure: bool = False
+
+
+def _by(req: dict) -> str:
+    by = req.get("by", "any")
+    if by not in ("any", "label", "slug"):
+        raise ValueError(f"field 'by': expected 'any', 'label' or 'slug', got {by!r}")
+    return by
 
 
 def _text(req: dict, key: str) -> str:
@@ -113,8 +121,8 @@ def handle_request(runtime: Runtime, raw: bytes) -> dict[str, Any]:
                                        _seconds(req, "max_seconds", 4.0))  # fmt: skip
             return {"ok": True, "op": op, "job": job, "label": _text(req, "label")}
         if op == "remove":
-            return {"ok": True, "op": op, "slug": runtime.remove_action(_text(req, "label"))}
-        slug = runtime.rename_action(_text(req, "label"), _text(req, "new_label"))
+            return {"ok": True, "op": op, "slug": runtime.remove_action(_text(req, "label"), _by(req))}
+        slug = runtime.rename_action(_text(req, "label"), _text(req, "new_label"), _by(req))
         return {"ok": True, "op": op, "slug": slug, "label": _text(req, "new_label")}
     except (ValueError, KeyError, OSError) as exc:
         return {"ok": False, "error": str(exc).strip("'\"")}
@@ -263,11 +271,11 @@ class ControlClient:
     def enroll(self, label: str, countdown_s: float = 3.0, max_seconds: float = 4.0) -> dict[str, Any]:
         return self.call("enroll", label=label, countdown_s=countdown_s, max_seconds=max_seconds)
 
-    def remove(self, label: str) -> dict[str, Any]:
-        return self.call("remove", label=label)
+    def remove(self, label: str, by: str = "any") -> dict[str, Any]:
+        return self.call("remove", label=label, by=by)
 
-    def rename(self, label: str, new_label: str) -> dict[str, Any]:
-        return self.call("rename", label=label, new_label=new_label)
+    def rename(self, label: str, new_label: str, by: str = "any") -> dict[str, Any]:
+        return self.call("rename", label=label, new_label=new_label, by=by)
 
     def _reset(self) -> None:
         if self._sock is not None:

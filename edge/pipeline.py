@@ -308,27 +308,21 @@ class Pipeline:
 
     # ---- support store (control channel) -------------------------------------------------------
 
-    def _find(self, label: str) -> str:
-        for a in self.store.actions:
-            if label in (a.label, a.slug):
-                return a.slug
-        raise ValueError(f"no enrolled action {label!r}")
-
     def actions(self) -> list[dict[str, Any]]:
         with self._store_lock:
             return [{"label": a.label, "slug": a.slug, "exemplars": len(a.exemplars), "created": a.created}
                     for a in self.store.actions]  # fmt: skip
 
-    def remove_action(self, label: str) -> str:
+    def remove_action(self, label: str, by: str = "any") -> str:
         with self._store_lock:
-            slug = self._find(label)
+            slug = self.store.find(label, by)
             self.store.remove_action(slug)
             self._support_dirty = True
         return slug
 
-    def rename_action(self, label: str, new_label: str) -> str:
+    def rename_action(self, label: str, new_label: str, by: str = "any") -> str:
         with self._store_lock:
-            slug = self._find(label)
+            slug = self.store.find(label, by)
             if any(a.label == new_label.strip() and a.slug != slug for a in self.store.actions):
                 raise ValueError(f"another action is already called {new_label!r}")
             self.store.rename_action(slug, new_label)

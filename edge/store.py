@@ -45,6 +45,13 @@ class StoreMismatchError(ValueError):
     """The store was embedded by another model or preprocessing; re-embed it (raw clips are kept)."""
 
 
+class AmbiguousActionError(ValueError):
+    """A name matches one action's label and another action's slug: the caller must say which."""
+
+
+MATCH_FIELDS = ("any", "label", "slug")
+
+
 def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -204,6 +211,26 @@ class SupportStore:
             if a.slug == slug:
                 return a
         raise KeyError(f"support store {self.root}: no action with slug {slug!r}")
+
+    def find(self, name: str, by: str = "any") -> str:
+        """The slug of the action that ``name`` names, matched exactly on ``by`` (label, slug or any).
+
+        With ``by="any"`` a name that is one action's label and another action's slug (``"tai-chi"``
+        when "tai chi" has slug ``tai-chi`` and "tai-chi" has slug ``tai-chi-2``) is refused with both
+        candidates shown: guessing would delete or rename the wrong recording.
+        """
+        if by not in MATCH_FIELDS:
+            raise ValueError(f"match field: expected one of {list(MATCH_FIELDS)}, got {by!r}")
+        acts = self.actions
+        hits = {a.slug: a for a in acts if (by != "slug" and a.label == name) or (by != "label" and a.slug == name)}
+        if len(hits) == 1:
+            return next(iter(hits))
+        if hits:
+            both = " and ".join(f"{a.label!r} (slug {a.slug})" for a in hits.values())
+            raise AmbiguousActionError(f"{name!r} names two actions: {both}; say which by label or by slug")
+        field = {"any": "label or slug", "label": "label", "slug": "slug"}[by]
+        known = ", ".join(f"{a.label!r} (slug {a.slug})" for a in acts) or "none"
+        raise ValueError(f"no enrolled action with {field} {name!r} in {self.root} (enrolled: {known})")
 
     def load_exemplar(self, slug: str, index: int = 0) -> Exemplar:
         ex = self.action(slug).exemplars[index]

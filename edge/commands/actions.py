@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ..runtime import default_store_dir, embed_clip, open_model, preprocess_config_for
-from ..store import SupportStore
+from ..store import MATCH_FIELDS, SupportStore
 from ..store_manifest import MANIFEST
 
 NAME = "actions"
@@ -25,10 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_argument("--store", default=None, metavar="DIR", help=f"support store (default {default_store_dir()})")
     common.add_argument("--json", action="store_true", help="machine-readable output")
     sub.add_parser("list", parents=[common], help="list enrolled actions")
-    p = sub.add_parser("remove", parents=[common], help="remove an action (by label or slug)")
-    p.add_argument("label")
-    p = sub.add_parser("rename", parents=[common], help="give an action a new label")
-    p.add_argument("label")
+    by = argparse.ArgumentParser(add_help=False)
+    by.add_argument("--by", choices=MATCH_FIELDS, default="any",
+                    help="match NAME exactly on the label, the slug, or either (default: %(default)s; a name that "
+                         "is one action's label and another's slug is refused as ambiguous)")
+    p = sub.add_parser("remove", parents=[common, by], help="remove an action (by label or slug)")
+    p.add_argument("label", metavar="NAME")
+    p = sub.add_parser("rename", parents=[common, by], help="give an action a new label")
+    p.add_argument("label", metavar="NAME")
     p.add_argument("new_label")
     p = sub.add_parser("reembed", parents=[common], help="re-embed every exemplar with another model (after an update)")
     p.add_argument("--model", required=True, metavar="MODEL.onnx", help="the model the runtime will use")
@@ -54,14 +58,6 @@ def _open(args: argparse.Namespace) -> SupportStore | None:
     return SupportStore.open(root)
 
 
-def _find(store: SupportStore, label: str) -> str:
-    for a in store.actions:
-        if label in (a.label, a.slug):
-            return a.slug
-    known = ", ".join(repr(a.label) for a in store.actions) or "none"
-    raise ValueError(f"no action {label!r} in {store.root} (enrolled: {known})")
-
-
 def run(args: argparse.Namespace) -> int:
     store = _open(args)
     if args.action_command == "list":
@@ -81,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.action_command == "reembed":
         return _reembed(args, store.root)
-    slug = _find(store, args.label)
+    slug = store.find(args.label, args.by)
     if args.action_command == "remove":
         store.remove_action(slug)
         result = {"removed": slug}

@@ -281,10 +281,11 @@ class CrossGLGApp(App[int]):
         self._request("enroll", {"label": label, "countdown_s": countdown_s, "max_seconds": max_seconds}, self.screen)
 
     def request_remove(self, label: str) -> None:
-        self._request("remove", {"label": label}, self.screen)
+        # the dialog picks from the enrolled labels: match the label only (a slug must never win)
+        self._request("remove", {"label": label, "by": "label"}, self.screen)
 
     def request_rename(self, label: str, new_label: str) -> None:
-        self._request("rename", {"label": label, "new_label": new_label}, self.screen)
+        self._request("rename", {"label": label, "new_label": new_label, "by": "label"}, self.screen)
 
     # ---- actions --------------------------------------------------------------------------
 

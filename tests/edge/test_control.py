@@ -64,6 +64,16 @@ def test_ops_status_list_rename_remove_and_errors(tmp_path: Path, data_dir: Path
                 reply = _raw(server.endpoint, json.dumps(req).encode())
                 assert reply["ok"] is False and why in reply["error"], (req, reply)
             assert ctl.request("remove", label="nope")["ok"] is False  # the client returns ok: false as is
+            assert ctl.request("remove", label="deep squat", by="file")["ok"] is False
+
+            # "squat" is now the slug of "deep squat" and the label of a new action: refused, then by field
+            enroll_file(pipe.store, engine, utd(data_dir, 27, 2), "squat")
+            assert [(a.label, a.slug) for a in pipe.store.actions] == [("deep squat", "squat"), ("squat", "squat-2")]
+            with pytest.raises(ControlError, match="names two actions"):
+                ctl.remove("squat")
+            assert len(pipe.store.actions) == 2
+            assert ctl.remove("squat", by="label")["slug"] == "squat-2"
+            assert [(a.label, a.slug) for a in pipe.store.actions] == [("deep squat", "squat")]
             assert _raw(server.endpoint, b"\xff not json")["ok"] is False
 
 

@@ -82,9 +82,37 @@ def test_enroll_from_skeleton_files_then_actions(tmp_path: Path, data_dir: Path,
     assert json.loads(_cli("actions", "remove", "drink water", "--json", *store).stdout) == {"removed": "drink-water"}
     listed = json.loads(_cli("actions", "list", "--json", *store).stdout)["actions"]
     assert [(a["label"], a["slug"]) for a in listed] == [("march", "walk-in-place")]
-    _one_line_error(_cli("actions", "remove", "nothing", *store), "no action 'nothing'")
+    _one_line_error(_cli("actions", "remove", "nothing", *store), "no enrolled action with label or slug 'nothing'")
     empty = _cli("actions", "list", "--json", "--store", str(tmp_path / "empty"))
     assert empty.returncode == 0 and json.loads(empty.stdout)["actions"] == []
+
+
+def test_remove_and_rename_never_hit_the_wrong_action(tmp_path: Path, data_dir: Path, tiny_onnx: Path) -> None:
+    """"tai chi" gets slug tai-chi, "tai-chi" gets tai-chi-2: the name "tai-chi" is ambiguous and refused;
+    naming the field picks exactly one, and the other action's recording stays on disk."""
+    root = tmp_path / "store"
+    store = ["--store", str(root)]
+    for label, trial in (("tai chi", 1), ("tai-chi", 2)):
+        proc = _cli("enroll", label, "--skeleton", str(utd(data_dir, 22, trial)), "--model", str(tiny_onnx), *store)
+        assert proc.returncode == 0, proc.stderr
+    listed = json.loads(_cli("actions", "list", "--json", *store).stdout)["actions"]
+    assert [(a["label"], a["slug"]) for a in listed] == [("tai chi", "tai-chi"), ("tai-chi", "tai-chi-2")]
+    before = sorted(p.name for p in (root / "exemplars").iterdir())
+
+    for cmd in (("remove", "tai-chi"), ("rename", "tai-chi", "qigong")):
+        proc = _cli("actions", *cmd, *store)
+        _one_line_error(proc, "'tai-chi' names two actions")
+        assert "'tai chi' (slug tai-chi)" in proc.stderr and "'tai-chi' (slug tai-chi-2)" in proc.stderr
+    assert sorted(p.name for p in (root / "exemplars").iterdir()) == before  # nothing touched
+
+    assert json.loads(_cli("actions", "rename", "tai-chi", "qigong", "--by", "slug", "--json", *store).stdout) == {
+        "renamed": "tai-chi", "label": "qigong"}
+    assert json.loads(_cli("actions", "remove", "tai-chi", "--by", "label", "--json", *store).stdout) == {
+        "removed": "tai-chi-2"}
+    listed = json.loads(_cli("actions", "list", "--json", *store).stdout)["actions"]
+    assert [(a["label"], a["slug"]) for a in listed] == [("qigong", "tai-chi")]
+    assert sorted(p.name for p in (root / "exemplars").iterdir()) == ["tai-chi.0.npz"]
+    _one_line_error(_cli("actions", "remove", "tai-chi-2", "--by", "label", *store), "no enrolled action with label")
 
 
 def test_enroll_from_video_then_run_video_headless(tmp_path: Path, data_dir: Path, tiny_onnx: Path,

@@ -10,7 +10,7 @@ import pytest
 
 from edge import store as store_mod
 from edge.matcher import Matcher
-from edge.store import StoreMismatchError, SupportStore, slugify
+from edge.store import AmbiguousActionError, StoreMismatchError, SupportStore, slugify
 
 PP = "crossglg-pp/1;frames=64"
 rng = np.random.default_rng(0)
@@ -39,6 +39,24 @@ def test_slugs_are_safe_unique_and_labels_stay_free_text() -> None:
     assert slugs[0] == "wave-hello" and slugs[1] == "wave-hello-2" and slugs[2] == "cafe-creme"
     assert slugs[3].startswith("action-") and slugs[3] != slugs[9]
     assert slugs[5] == "etc-passwd" and slugs[8] != "con"
+
+
+def test_find_matches_one_field_exactly_and_refuses_ambiguous_names(tmp_path) -> None:
+    st = SupportStore.create(tmp_path / "s", "fp-A", PP)
+    a = st.add_action("tai chi", clip(), emb())
+    b = st.add_action("tai-chi", clip(), emb())
+    c = st.add_action("Wave", clip(), emb())
+    assert (a, b, c) == ("tai-chi", "tai-chi-2", "wave")
+    with pytest.raises(AmbiguousActionError, match=r"'tai chi' \(slug tai-chi\) and 'tai-chi' \(slug tai-chi-2\)"):
+        st.find("tai-chi")
+    assert st.find("tai-chi", "label") == "tai-chi-2" and st.find("tai-chi", "slug") == "tai-chi"
+    assert st.find("tai chi") == "tai-chi" and st.find("tai-chi-2") == "tai-chi-2"
+    assert st.find("Wave") == "wave" and st.find("wave") == "wave"  # label and slug of the same action
+    for name, by in (("wave", "label"), ("Wave", "slug"), ("tai", "any"), ("TAI CHI", "any")):
+        with pytest.raises(ValueError, match="no enrolled action"):
+            st.find(name, by)
+    with pytest.raises(ValueError, match="match field"):
+        st.find("wave", "file")
 
 
 def test_roundtrip_add_rename_remove(tmp_path) -> None:

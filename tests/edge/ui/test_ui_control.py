@@ -135,7 +135,7 @@ def test_remove_and_rename(publisher: Publisher, runtime) -> None:
             assert box.value == "clap" and not box.disabled
             await pilot.press("ctrl+u", *"applause", "enter")
             await wait_until(pilot, lambda: not isinstance(app.screen, RenameScreen), what="rename done")
-            assert fake.requests[-1] == ("rename", {"label": "clap", "new_label": "applause"})
+            assert fake.requests[-1] == ("rename", {"label": "clap", "new_label": "applause", "by": "label"})
             await wait_until(pilot, lambda: app.state.enrolled == ["wave", "applause"], what="the renamed bar")
 
             await pilot.press("d")
@@ -144,7 +144,7 @@ def test_remove_and_rename(publisher: Publisher, runtime) -> None:
             assert "press y" in _status(app.screen) and fake.requests[-1][0] == "rename"  # nothing sent yet
             await pilot.press("y")
             await wait_until(pilot, lambda: not isinstance(app.screen, RemoveScreen), what="remove done")
-            assert fake.requests[-1] == ("remove", {"label": "wave"})
+            assert fake.requests[-1] == ("remove", {"label": "wave", "by": "label"})
             await wait_until(pilot, lambda: app.state.enrolled == ["applause"], what="the list without wave")
             assert "wave" not in _plain(app.query_one(ScoreBars))
             assert "removed wave" in _plain(app.query_one(EventLog))

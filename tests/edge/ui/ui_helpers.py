@@ -114,17 +114,17 @@ class FakeRuntime:
         self.publisher.publish_enroll(job=job, phase=phase, label=label, t_frame=1.0, seconds_left=seconds_left,
                                       message=message, track_id=1)
 
-    def remove_action(self, label: str) -> str:
+    def remove_action(self, label: str, by: str = "any") -> str:
         with self._lock:
-            self.requests.append(("remove", {"label": label}))
+            self.requests.append(("remove", {"label": label, "by": by}))
             if label not in self.labels:
                 raise ValueError(f"no enrolled action {label!r}")
             self.labels.remove(label)
         return label.replace(" ", "-")
 
-    def rename_action(self, label: str, new_label: str) -> str:
+    def rename_action(self, label: str, new_label: str, by: str = "any") -> str:
         with self._lock:
-            self.requests.append(("rename", {"label": label, "new_label": new_label}))
+            self.requests.append(("rename", {"label": label, "new_label": new_label, "by": by}))
             if label not in self.labels:
                 raise ValueError(f"no enrolled action {label!r}")
             self.labels[self.labels.index(label)] = new_label
