@@ -54,13 +54,27 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """InfoGCN's augmentation: random crop of 50-100% of the valid frames, random rotation."""
+    """InfoGCN's augmentation (random crop of 50-100% of the valid frames, random rotation) plus
+    transfer augmentations for other people and sensors, all off (0) by default.
+
+    Units of ``jitter`` / ``bone_jitter``: after preprocessing, coordinates are in torso
+    lengths. ``joint_drop``: chance per joint that its trajectory is replaced by its parent's (what a
+    sensor without that joint, or a derived joint, looks like). ``mirror``: chance of a left/right mirror;
+    a class that names a side becomes its counterpart class (see :func:`train.augment.mirror_label_map`)
+    and samples of side-named classes without a counterpart are never mirrored.
+    """
 
     enabled: bool = True
     crop_min: float = 0.5
     crop_max: float = 1.0
     rotate: float = 0.3  # radians, uniform in [-rotate, rotate] about each axis
     test_crop: float = 0.95  # centre crop at evaluation
+    scale: float = 0.0  # per-axis scale uniform in [1 - scale, 1 + scale]
+    shear: float = 0.0  # off-diagonal shear entries uniform in [-shear, shear]
+    jitter: float = 0.0  # per-frame Gaussian noise (torso lengths)
+    bone_jitter: float = 0.0  # per-joint constant offset for the whole clip (torso lengths)
+    joint_drop: float = 0.0
+    mirror: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -95,10 +109,18 @@ class ModelSection:
 
 @dataclass(frozen=True)
 class LossConfig:
-    """L = L_s + alpha1 * L_calibrate + alpha2 * L_c (paper: 0.5 and 0.2)."""
+    """L = L_s + alpha1 * L_calibrate + alpha2 * L_c (paper: 0.5 and 0.2) + metric * L_metric.
+
+    ``metric``: weight of an additive-margin cosine softmax on the inference embedding mu against the
+    shared classifier's rows (0 = off, the paper's loss): it shapes mu for cosine matching, which is
+    what one-shot inference does. ``metric_scale`` / ``metric_margin``: its scale s and margin m.
+    """
 
     alpha1: float = 0.5
     alpha2: float = 0.2
+    metric: float = 0.0
+    metric_scale: float = 16.0
+    metric_margin: float = 0.2
 
 
 @dataclass(frozen=True)

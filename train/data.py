@@ -31,6 +31,7 @@ class SkeletonDataset(Dataset):
         pcfg / acfg: preprocessing and augmentation configs.
         train: random augmentation (else the deterministic test transform).
         seed: base seed of the augmentation randomness.
+        mirror_map: class after a left/right mirror ``(K,)`` (-1: never mirrored), for ``acfg.mirror``.
     """
 
     def __init__(
@@ -42,8 +43,10 @@ class SkeletonDataset(Dataset):
         train: bool,
         seed: int = 0,
         layout: Layout = NTU25,
+        mirror_map: np.ndarray | None = None,
     ) -> None:
         self.load, self.labels = load, np.asarray(labels, dtype=np.int64)
+        self.mirror_map = mirror_map
         self.pcfg, self.acfg, self.train, self.seed, self.layout = pcfg, acfg, train, seed, layout
         self.epoch = 0
 
@@ -55,12 +58,13 @@ class SkeletonDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
         seq = self.load(i)
+        label = int(self.labels[i])
         if self.train:
             rng = np.random.default_rng([self.seed, self.epoch, i])
-            x = augment_train(seq, self.pcfg, self.acfg, rng, self.layout)
+            x, label = augment_train(seq, self.pcfg, self.acfg, rng, self.layout, label, self.mirror_map)
         else:
             x = transform_test(seq, self.pcfg, self.acfg, self.layout)
-        return torch.from_numpy(x), int(self.labels[i]), i
+        return torch.from_numpy(x), label, i
 
 
 def train_loader(

@@ -25,6 +25,7 @@ from crossglg.preprocess import PreprocessConfig
 from crossglg.skeleton.layouts import get_layout
 from train.protocols import Protocol, get_protocol
 
+from .augment import mirror_label_map
 from .config import TrainConfig
 from .data import SkeletonDataset, eval_loader
 
@@ -143,18 +144,23 @@ def model_config(cfg: TrainConfig, num_classes: int, text_dim: int | None) -> Mo
 
 def build_model(mcfg: ModelConfig, cfg: TrainConfig) -> CrossGLGModel:
     """Dual-branch model with the run's loss weights (alpha1, alpha2)."""
-    return CrossGLGModel(mcfg, LossWeights(calibrate=cfg.loss.alpha1, cross_modal=cfg.loss.alpha2))
+    lc = cfg.loss
+    return CrossGLGModel(mcfg, LossWeights(calibrate=lc.alpha1, cross_modal=lc.alpha2, metric=lc.metric,
+                                           metric_scale=lc.metric_scale, metric_margin=lc.metric_margin))
 
 
 def preprocess_config(cfg: TrainConfig) -> PreprocessConfig:
     return PreprocessConfig(frames=cfg.data.frames, max_bodies=cfg.data.max_bodies)
 
 
-def make_dataset(samples: list[Sample], labels: np.ndarray, cfg: TrainConfig, train: bool) -> SkeletonDataset:
-    """A dataset over samples already in memory (scans load eagerly)."""
+def make_dataset(samples: list[Sample], labels: np.ndarray, cfg: TrainConfig, train: bool,
+                 class_names: list[str] | None = None) -> SkeletonDataset:
+    """A dataset over samples already in memory (scans load eagerly). ``class_names`` (training
+    label order, e.g. ``ProtocolData.base_names``) enable the left/right mirror with class swaps."""
     arrays = [s.load() for s in samples]
+    mirror_map = mirror_label_map(class_names) if class_names is not None else None
     return SkeletonDataset(arrays.__getitem__, labels, preprocess_config(cfg), cfg.augment, train=train,
-                           seed=cfg.seed, layout=get_layout(cfg.data.layout))
+                           seed=cfg.seed, layout=get_layout(cfg.data.layout), mirror_map=mirror_map)
 
 
 @torch.no_grad()

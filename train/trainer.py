@@ -136,7 +136,8 @@ def run_training(
     if main:
         metrics.truncate(start_epoch)
 
-    ds = make_dataset(data.train, data.train_labels, cfg, train=True)
+    # full names ("<dataset>: <class>"): a side swap only ever finds its counterpart in the same dataset
+    ds = make_dataset(data.train, data.train_labels, cfg, train=True, class_names=data.base_names)
     loader, sampler = train_loader(ds, o.batch_size, info.rank, info.world_size, cfg.seed, cfg.data.num_workers)
     for epoch in range(start_epoch, o.epochs):
         sampler.set_epoch(epoch)

@@ -98,7 +98,8 @@ class CrossGLGModel(nn.Module):
         if out.k_out is not None and self.k_gt is None:
             raise ValueError("g2l is on but no k_gt was set: call set_text_guidance(text_feats, k_gt)")
         return compute_losses(logits=out.logits, z=out.z, labels=labels, prior=self.z_prior,
-                              logits_c=out.logits_c, k_out=out.k_out, k_gt=self.k_gt, weights=self.loss_weights)
+                              logits_c=out.logits_c, k_out=out.k_out, k_gt=self.k_gt, mu=out.mu,
+                              class_weight=self.skeleton.head.classifier.weight, weights=self.loss_weights)
 
     def inference_model(self) -> SkeletonBranch:
         """The skeleton branch alone (shares this model's parameters; text-free)."""

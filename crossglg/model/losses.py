@@ -5,6 +5,8 @@
 * ``L_s``: label-smoothing (0.1) cross-entropy of the skeleton branch,
 * ``L_calibrate``: MSE between the JID's ``k_out (N, V)`` and the text's ``k_gt[y] (N, V)`` (g2l),
 * ``L_c``: label-smoothing cross-entropy of the cross-modal branch through the shared classifier (l2g),
+* ``L_metric`` (off by default): additive-margin cosine softmax of the embedding ``mu`` against the
+  classifier's rows (CosFace form), which tightens classes on the sphere that cosine matching uses,
 * MMD / mean-z: InfoGCN's information-bottleneck terms (class means of z vs. an orthogonal prior
   ``(K, D)`` that the model keeps as a registered buffer, so it is saved in checkpoints).
 
@@ -28,6 +30,17 @@ class LossWeights:
     cross_modal: float = 0.2
     mmd: float = 0.1
     z_mean: float = 1e-4
+    metric: float = 0.0
+    metric_scale: float = 16.0
+    metric_margin: float = 0.2
+
+
+def margin_cosine_loss(emb: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor, scale: float,
+                       margin: float) -> torch.Tensor:
+    """Cross-entropy of ``scale * (cos(emb, weight_k) - margin * [k == y])``; ``emb (N, D)``, ``weight (K, D)``."""
+    cos = F.normalize(emb, dim=1) @ F.normalize(weight, dim=1).t()  # (N, K)
+    cos = cos - margin * F.one_hot(labels, weight.shape[0]).to(cos.dtype)
+    return F.cross_entropy(scale * cos, labels)
 
 
 def orthogonal_prior(num_classes: int, dim: int, gain: float = 3.0, seed: int = 0) -> torch.Tensor:
@@ -69,6 +82,8 @@ def compute_losses(
     logits_c: torch.Tensor | None = None,
     k_out: torch.Tensor | None = None,
     k_gt: torch.Tensor | None = None,
+    mu: torch.Tensor | None = None,
+    class_weight: torch.Tensor | None = None,
     weights: LossWeights = LossWeights(),
 ) -> dict[str, torch.Tensor]:
     """All loss terms and their weighted sum under key ``"total"``.
@@ -93,6 +108,11 @@ def compute_losses(
     if logits_c is not None:
         terms["cross_ce"] = F.cross_entropy(logits_c, labels, label_smoothing=ls)
         total = total + weights.cross_modal * terms["cross_ce"]
+    if weights.metric > 0:
+        if mu is None or class_weight is None:
+            raise ValueError("metric loss: needs the embedding mu (N, D) and the classifier weight (K, D)")
+        terms["metric"] = margin_cosine_loss(mu, labels, class_weight, weights.metric_scale, weights.metric_margin)
+        total = total + weights.metric * terms["metric"]
     terms["mmd"] = mmd_loss(z, labels, prior)
     terms["z_mean"] = torch.linalg.vector_norm(z.mean(0))
     total = total + weights.mmd * terms["mmd"] + weights.z_mean * terms["z_mean"]

@@ -62,7 +62,7 @@ def test_augment_train_shapes_finite_and_random() -> None:
     pcfg, acfg = PreprocessConfig(frames=16, max_bodies=2), AugmentConfig()
     rng = np.random.default_rng(0)
     seq = _walker()
-    outs = [augment_train(seq, pcfg, acfg, rng) for _ in range(4)]
+    outs = [augment_train(seq, pcfg, acfg, rng)[0] for _ in range(4)]
     for x in outs:
         assert x.shape == (3, 16, 25, 2) and x.dtype == np.float32 and np.isfinite(x).all()
         assert np.all(x[..., 1] == 0)  # the missing second body stays zero
@@ -86,5 +86,59 @@ def test_test_transform_is_deterministic() -> None:
 @pytest.mark.parametrize("frac", [0.5, 1.0])
 def test_crop_bounds_are_accepted_by_preprocess(frac: float) -> None:
     pcfg = PreprocessConfig(frames=8)
-    x = augment_train(_walker(t=10), pcfg, AugmentConfig(crop_min=frac, crop_max=frac), np.random.default_rng(3))
+    x, _ = augment_train(_walker(t=10), pcfg, AugmentConfig(crop_min=frac, crop_max=frac), np.random.default_rng(3))
     assert x.shape == (3, 8, 25, 1)
+
+
+def test_mirror_label_map_swaps_only_named_sides_within_a_dataset() -> None:
+    from train.augment import mirror_label_map
+
+    names = ["irds: elbow flexion left", "irds: elbow flexion right", "utd_mhad: right hand wave",
+             "kard: hand clap", "gtu3d: Left handed shaking", "gtu3d: right handed shaking", "x: leftover"]
+    assert mirror_label_map(names).tolist() == [1, 0, -1, 3, 5, 4, 6]
+
+
+@pytest.mark.realdata
+def test_mirror_swaps_sides_and_keeps_bone_lengths(data_dir) -> None:
+    """On a real right-hand wave (UTD a3): after the mirror the LEFT wrist is the one that moves."""
+    from crossglg.datasets import read_utd_mat
+    from train.augment import mirror_input
+
+    seq = read_utd_mat(data_dir / "utd_mhad/Skeleton/a3_s1_t1_skeleton.mat")
+    x = preprocess(seq, PreprocessConfig(frames=32))
+    y = mirror_input(x)
+    wrist_l, wrist_r = NTU25.index("WristLeft"), NTU25.index("WristRight")
+    motion = lambda a, j: float(a[:, :, j, 0].std(axis=1).sum())  # noqa: E731
+    assert motion(x, wrist_r) > 3 * motion(x, wrist_l)
+    assert motion(y, wrist_l) > 3 * motion(y, wrist_r)
+    np.testing.assert_allclose(np.sort(_bone_lengths(y), axis=1), np.sort(_bone_lengths(x), axis=1), atol=1e-5)
+    np.testing.assert_allclose(mirror_input(y), x)
+
+
+def test_transfer_augmentations_change_the_input_and_are_seeded() -> None:
+    from train.augment import transfer_augment
+
+    x = preprocess(_walker(), PreprocessConfig(frames=16, max_bodies=2))
+    assert not x[..., 1].any()  # body 1 absent
+    acfg = AugmentConfig(scale=0.2, shear=0.2, jitter=0.01, bone_jitter=0.02, joint_drop=0.2)
+    a = transfer_augment(x.copy(), acfg, np.random.default_rng(5))
+    b = transfer_augment(x.copy(), acfg, np.random.default_rng(5))
+    np.testing.assert_array_equal(a, b)
+    assert np.isfinite(a).all() and not np.allclose(a, x) and not a[..., 1].any()  # absent stays absent
+    off = transfer_augment(x.copy(), AugmentConfig(), np.random.default_rng(5))
+    np.testing.assert_array_equal(off, x)
+    # joint drop: a dropped chain sits on its nearest kept ancestor (all dropped: on the root)
+    drop_all = transfer_augment(x.copy(), AugmentConfig(joint_drop=1.0), np.random.default_rng(0))
+    root = NTU25.parents.index(-1)
+    np.testing.assert_allclose(drop_all[..., 0], np.repeat(x[:, :, root : root + 1, 0], 25, axis=2))
+
+
+def test_old_configs_reproduce_their_batches() -> None:
+    """New augmentation fields at 0 draw nothing: an old config's batches are unchanged."""
+    seq, pcfg = _walker(), PreprocessConfig(frames=16)
+    a, _ = augment_train(seq, pcfg, AugmentConfig(), np.random.default_rng([0, 1, 2]))
+    length = len(range(3, 50))
+    rng = np.random.default_rng([0, 1, 2])
+    crop = random_crop(length, 0.5, 1.0, rng)
+    ref = rotate(preprocess(seq, pcfg, crop=crop), rotation_matrix(rng.uniform(-0.3, 0.3, size=3)))
+    np.testing.assert_array_equal(a, ref)
