@@ -155,41 +155,74 @@ def calibrate(feature: np.ndarray, stats: BaseStats, k: int = 2, alpha: float = 
     return mean, cov
 
 
-def _sample_gaussian(mean: np.ndarray, cov: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` samples of N(mean, cov) ``(n, D)`` via an eigen-decomposition (robust to PSD noise)."""
+def sample_gaussian(mean: np.ndarray, cov: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` samples of N(mean, cov) ``(n, D)`` via an eigen-decomposition; eigenvalues clipped at 0
+    (float32 statistics are positive semi-definite only up to noise)."""
     w, v = np.linalg.eigh((cov + cov.T) / 2)
     root = v * np.sqrt(np.clip(w, 0, None))
     return mean + rng.standard_normal((n, mean.size)) @ root.T
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, num_classes: int, steps: int = 300, l2: float = 1e-3) -> tuple:
-    """Multinomial logistic regression by full-batch gradient descent with momentum.
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, num_classes: int, steps: int = 300, l2: float = 1e-3
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Multinomial logistic regression (L2-regularised softmax) fitted by L-BFGS: the one solver of
+    training-time evaluation and the edge.
 
-    x ``(N, D)`` float, y ``(N,)`` in ``[0, num_classes)``. Features are standardised inside.
-    Returns (mu ``(D,)``, sd ``(D,)``, W ``(D, K)``, b ``(K,)``).
+    x ``(N, D)`` float, y ``(N,)`` in ``[0, num_classes)``. Features are standardised inside; the
+    loss and gradient are computed in float32 (the maths is the same at a fraction of the time).
+    Returns (mu ``(D,)``, sd ``(D,)``, W ``(D, K)``, b ``(K,)``). L-BFGS with its line search cannot
+    diverge: the gradient descent it replaces (fixed lr 0.5, momentum 0.9) did on some models
+    (training loss 2.2 -> 17.4, 30% fit on its own training set).
     """
+    from scipy.optimize import minimize  # lazy: only distribution calibration needs scipy
+
     mu = x.mean(axis=0)
     sd = x.std(axis=0) + 1e-6
-    z = (x - mu) / sd
+    z = ((x - mu) / sd).astype(np.float32)
+    zt = np.ascontiguousarray(z.T)
     n, d = z.shape
-    w = np.zeros((d, num_classes))
-    b = np.zeros(num_classes)
-    onehot = np.eye(num_classes)[y]
-    vw, vb = np.zeros_like(w), np.zeros_like(b)
-    lr = 0.5
-    for _ in range(steps):
-        logits = z @ w + b
+    onehot = np.eye(num_classes, dtype=np.float32)[y]
+
+    def loss_grad(p: np.ndarray) -> tuple[float, np.ndarray]:
+        w = p[: d * num_classes].reshape(d, num_classes).astype(np.float32)
+        logits = z @ w + p[d * num_classes :].astype(np.float32)
         logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        p /= p.sum(axis=1, keepdims=True)
-        g = (p - onehot) / n
-        gw = z.T @ g + l2 * w
-        gb = g.sum(axis=0)
-        vw = 0.9 * vw - lr * gw
-        vb = 0.9 * vb - lr * gb
-        w += vw
-        b += vb
-    return mu, sd, w, b
+        e = np.exp(logits)
+        s = e.sum(axis=1, keepdims=True)
+        loss = -float((onehot * (logits - np.log(s))).sum()) / n + 0.5 * l2 * float((w * w).sum())
+        g = (e / s - onehot) / n
+        return loss, np.concatenate([(zt @ g + l2 * w).ravel(), g.sum(axis=0)]).astype(np.float64)
+
+    res = minimize(loss_grad, np.zeros(d * num_classes + num_classes), jac=True, method="L-BFGS-B",
+                   options={"maxiter": steps})
+    return mu, sd, res.x[: d * num_classes].reshape(d, num_classes), res.x[d * num_classes :]
+
+
+def logistic_loss(x: np.ndarray, y: np.ndarray, fit: tuple) -> float:
+    """Mean cross-entropy of a :func:`fit_logistic` result on ``(x (N, D), y (N,))`` (no L2 term)."""
+    mu, sd, w, b = fit
+    logits = ((x - mu) / sd) @ w + b
+    logits = logits - logits.max(axis=1, keepdims=True)
+    logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    return float(-logp[np.arange(len(y)), y].mean())
+
+
+def dc_training_set(
+    support: np.ndarray, support_index: np.ndarray, stats: BaseStats, k: int = 2, alpha: float = 0.21,
+    samples: int = 750, rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The logistic regression's data: Tukey-transformed support features ``(S, D)`` (class index
+    ``support_index (S,)`` in ``[0, K)``) plus ``samples`` draws from each one's calibrated Gaussian.
+    Returns ``x (S * (samples + 1), D)``, ``y`` of the same length. Shared by evaluation and the edge."""
+    rng = rng or np.random.default_rng(0)
+    s_feat = tukey(support, stats.beta)
+    xs, ys = [s_feat], [np.asarray(support_index, dtype=np.int64)]
+    for f, c in zip(s_feat, ys[0], strict=True):
+        mean, cov = calibrate(f, stats, k, alpha)
+        xs.append(sample_gaussian(mean, cov, samples, rng))
+        ys.append(np.full(samples, c))
+    return np.concatenate(xs), np.concatenate(ys)
 
 
 def dc_classify(
@@ -208,17 +241,10 @@ def dc_classify(
     its calibrated Gaussian; a logistic regression on those plus the support features classifies
     the transformed queries.
     """
-    rng = rng or np.random.default_rng(0)
     support_labels = np.asarray(support_labels)
-    classes = np.unique(support_labels)
-    index = {c: i for i, c in enumerate(classes)}
-    s_feat = tukey(support, stats.beta)
-    xs, ys = [s_feat], [np.array([index[c] for c in support_labels])]
-    for f, c in zip(s_feat, support_labels, strict=True):
-        mean, cov = calibrate(f, stats, k, alpha)
-        xs.append(_sample_gaussian(mean, cov, samples, rng))
-        ys.append(np.full(samples, index[c]))
-    mu, sd, w, b = fit_logistic(np.concatenate(xs), np.concatenate(ys), classes.size)
+    classes, index = np.unique(support_labels, return_inverse=True)
+    x, y = dc_training_set(support, index, stats, k, alpha, samples, rng)
+    mu, sd, w, b = fit_logistic(x, y, classes.size)
     logits = ((tukey(queries, stats.beta) - mu) / sd) @ w + b
     return classes[np.argmax(logits, axis=1)]
 

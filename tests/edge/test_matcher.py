@@ -153,9 +153,3 @@ def test_dc_is_deterministic_accepts_diagonal_and_npz(tmp_path) -> None:
     assert r.state == "unknown" and r.reason == "below_threshold"
 
 
-def test_lbfgs_solver_agrees_with_the_shared_gradient_descent() -> None:
-    sup, stats, queries, truth = _dc_case(4, k=4, base=10, d=16)
-    fast = Matcher(sup, MatcherConfig(dc=DCConfig(solver="lbfgs")), stats).scores(queries)[0].argmax(1)
-    shared = Matcher(sup, MatcherConfig(dc=DCConfig(solver="gd")), stats).scores(queries)[0].argmax(1)
-    assert (fast == shared).mean() >= 0.97
-    assert abs((fast == truth).mean() - (shared == truth).mean()) <= 0.03
