@@ -32,6 +32,7 @@ from crossglg.datasets.classes import CLASS_NAMES
 from crossglg.datasets.sample import Sample
 
 ClassKey = tuple[str, int]
+EXEMPLAR_RULES = ("", "first_of_lowest_subject")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,10 @@ class Protocol:
         frames: window length the protocol prescribes (Kinetics: 60), or ``None``.
         ntu_setups: for NTU samples, the inclusive setup range that belongs to the dataset
             (NTU-60 = S001-S017); samples outside are ignored.
+        exemplar_rule: how fixed exemplars are chosen when ``exemplars`` is empty:
+            ``"first_of_lowest_subject"`` = per novel class, the sample of the lowest subject id
+            (first by name); ``""`` = none (``split`` then needs ``exemplar_seed``). A protocol with
+            no novel classes (a model trained on everything) splits into training samples only.
     """
 
     name: str
@@ -67,8 +72,11 @@ class Protocol:
     exemplars: tuple[str, ...] = ()
     frames: int | None = None
     ntu_setups: tuple[int, int] | None = None
+    exemplar_rule: str = ""
 
     def __post_init__(self) -> None:
+        if self.exemplar_rule not in EXEMPLAR_RULES:
+            raise ValueError(f"protocol {self.name}: exemplar_rule must be one of {EXEMPLAR_RULES}, got {self.exemplar_rule!r}")
         if set(self.base) & set(self.novel):
             raise ValueError(f"protocol {self.name}: classes both base and novel: {sorted(set(self.base) & set(self.novel))}")
         if len(set(self.base)) != len(self.base) or len(set(self.novel)) != len(self.novel):
@@ -121,11 +129,15 @@ class Protocol:
                 train.append(s)
             elif s.key in novel:
                 by_class[s.key].append(s)
+        if not self.novel:
+            return Split(train=train, exemplars=[], queries=[])
         empty = [k for k, v in by_class.items() if not v]
         if empty:
             raise ValueError(f"protocol {self.name}: no samples for novel classes {self.class_names(empty)}")
         exemplars: list[Sample] = []
-        if exemplar_seed is None:
+        if exemplar_seed is None and not self.exemplars and self.exemplar_rule:
+            exemplars = [min(by_class[key], key=_subject_order) for key in self.novel]
+        elif exemplar_seed is None:
             if not self.exemplars:
                 raise ValueError(f"protocol {self.name} has no fixed exemplars; pass exemplar_seed")
             for key, name in zip(self.novel, self.exemplars, strict=True):
@@ -141,6 +153,10 @@ class Protocol:
         chosen = {id(s) for s in exemplars}
         queries = [s for key in self.novel for s in by_class[key] if id(s) not in chosen]
         return Split(train=train, exemplars=exemplars, queries=queries)
+
+
+def _subject_order(s: Sample) -> tuple:
+    return (s.subject is None, s.subject if s.subject is not None else 0, s.name)
 
 
 def evenly_spaced(items: tuple, count: int) -> tuple:
@@ -270,9 +286,16 @@ PROTOCOLS: dict[str, Callable[[], Protocol]] = {
 }
 
 
+def all_protocols() -> dict[str, Callable[[], Protocol]]:
+    """Every registered protocol: the ones above plus the real-data benchmark's (train.benchmark_protocols)."""
+    from .benchmark_protocols import BENCHMARK, bench_heldout, starter_all  # imports this module
+
+    return {**PROTOCOLS, **BENCHMARK, "bench-heldout": bench_heldout, "starter-all": starter_all}
+
+
 def get_protocol(name: str) -> Protocol:
     """Protocol by registry name; ``ValueError`` listing the known names."""
-    try:
-        return PROTOCOLS[name]()
-    except KeyError:
-        raise ValueError(f"unknown protocol {name!r}; known: {sorted(PROTOCOLS)}") from None
+    known = all_protocols()
+    if name not in known:
+        raise ValueError(f"unknown protocol {name!r}; known: {sorted(known)}")
+    return known[name]()

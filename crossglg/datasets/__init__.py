@@ -9,19 +9,21 @@ y up, missing joints NaN (see ``crossglg.preprocess`` for what the model sees).
 Main entry points:
 
 - :func:`scan_dataset` ``(name, root) -> (list[Sample], list[Skipped])`` for ``ntu``, ``utd_mhad``,
-  ``nw_ucla``, ``gtu3d``, ``irds``; :func:`scan_many` for several; cached on disk
+  ``nw_ucla``, ``gtu3d``, ``irds``, ``kinder_gator``, ``kard``, ``florence``; :func:`scan_many` for several; cached on disk
   (:class:`SkeletonCache`, ``$CROSSGLG_CACHE``).
 - :class:`Sample` (``name``, ``dataset``, ``label`` 0-based, ``subject``, ``fps``, ``path``, ``meta``,
   ``frames``; ``load()`` -> array; ``key`` -> ``(dataset, label)``).
 - Per-format readers: :func:`read_ntu_skeleton` / :func:`read_ntu_skeleton_full` (with colour and
   depth pixel coordinates and tracking states), :func:`read_utd_mat`, :func:`read_nwucla_json`,
-  :func:`read_gtu_txt`, :func:`read_irds_csv`, and for preprocessed NTU :func:`read_pyskl_pickle`
+  :func:`read_gtu_txt`, :func:`read_irds_csv`, :func:`read_kinder_gator_csv`, :func:`read_kard_txt`,
+  :func:`read_florence_txt`, and for preprocessed NTU :func:`read_pyskl_pickle`
   (trusted files only) and :func:`read_ctrgcn_npz`.
 - Class names: :data:`CLASS_NAMES` per dataset, :func:`class_name`.
 """
 
 from .cache import CACHE_ENV, SkeletonCache, default_cache_dir
 from .classes import CLASS_NAMES, DATASETS, FPS, NTU60_CLASSES, NTU120_CLASSES, class_name
+from .kinder_gator import kinder_gator_timestamps, read_kinder_gator_csv
 from .ntu import (
     NtuSkeleton,
     parse_ntu_name,
@@ -31,6 +33,7 @@ from .ntu import (
     read_pyskl_pickle,
 )
 from .readers import read_gtu_txt, read_irds_csv, read_nwucla_json, read_utd_mat
+from .readers_openni import read_florence_txt, read_kard_txt
 from .sample import FormatError, Sample, Skipped
 from .scan import DEFAULT_SUBDIRS, SPECS, scan_dataset, scan_many
 
@@ -39,4 +42,5 @@ __all__ = [
     "FormatError", "NtuSkeleton", "Sample", "SkeletonCache", "Skipped", "class_name", "default_cache_dir",
     "parse_ntu_name", "read_ctrgcn_npz", "read_gtu_txt", "read_irds_csv", "read_ntu_skeleton",
     "read_ntu_skeleton_full", "read_nwucla_json", "read_pyskl_pickle", "read_utd_mat", "scan_dataset", "scan_many",
+    "kinder_gator_timestamps", "read_florence_txt", "read_kard_txt", "read_kinder_gator_csv",
 ]  # fmt: skip

@@ -81,6 +81,58 @@ IRDS_CLASSES: tuple[str, ...] = (
     "side tap left", "side tap right",
 )  # fmt: skip
 
+# Kinder-Gator: the motion as spelled in the file names (``POSE-p565_01-Raise-your-hand-....csv``),
+# in the README's category order (warm-up, exercise, mime, communication). "Throw-a-ball-" keeps the
+# files' trailing dash; "Climb-and-imaginary-ladder" is the files' spelling of "climb an imaginary ladder".
+KINDER_GATOR_MOTIONS: tuple[str, ...] = (
+    # warm-up
+    "Raise-your-hand", "Raise-your-other-hand", "Wave-your-hand", "Wave-your-other-hand", "Bow",
+    "Raise-your-arm-to-one-side", "Raise-your-arm-to-the-other-side",
+    "Bend-your-knee-while-raising-your-leg", "Bend-your-other-knee-while-raising-your-leg",
+    # exercise
+    "Put-your-hands-on-your-hips-and-lean-to-the-side", "Put-your-hands-on-your-hips-and-lean-to-the-other-side",
+    "Put-your-hands-on-your-hips-and-twist", "Touch-your-toes", "Do-a-forward-lunge", "Lift-your-leg-to-one-side",
+    "Lift-your-leg-to-the-other-side", "Walk-in-place", "Walk-in-place-as-fast-as-you-can", "Run-in-place",
+    "Run-in-place-as-fast-as-you-can", "Jump", "Jump-as-high-as-you-can", "Do-two-jumping-jacks",
+    # mime
+    "Push-an-imaginary-button-in-front-of-you",
+    "Swipe-across-an-imaginary-screen-in-front-of-you-from-left-to-right",
+    "Swipe-across-an-imaginary-screen-in-front-of-you-from-right-to-left", "Fly-like-a-bird",
+    "Fly-like-an-airplane", "Swim", "Kick-a-ball", "Kick-a-ball-as-far-as-you-can", "Kick-a-ball-with-the-other-leg",
+    "Kick-a-ball-as-far-as-you-can-with-the-other-leg", "Throw-a-ball-", "Throw-a-ball-as-far-as-you-can",
+    "Throw-a-ball-with-your-other-arm", "Throw-a-ball-as-far-as-you-can-with-the-other-arm", "Punch",
+    "Climb-and-imaginary-ladder",
+    # communication
+    "Point-at-the-camera", "Signal-someone-to-stop", "Signal-someone-to-come-here", "Draw-a-circle",
+    "Draw-a-square", "Draw-a-triangle", "Draw-the-letter-A", "Draw-the-letter-C", "Draw-the-letter-K",
+    "Draw-the-letter-M", "Draw-the-letter-X", "Make-the-letter-Y", "Make-the-letter-M", "Make-the-letter-C",
+    "Make-the-letter-A", "Make-the-letter-K", "Make-the-letter-P", "Make-the-letter-T", "Make-the-letter-X",
+)  # fmt: skip
+_KG_SPELLING = {"Climb-and-imaginary-ladder": "climb an imaginary ladder"}
+
+
+def _kg_name(motion: str) -> str:
+    """``Draw-the-letter-A`` -> ``draw the letter A`` (letters stay capitals)."""
+    words = motion.strip("-").split("-")
+    return _KG_SPELLING.get(motion) or " ".join(w if len(w) == 1 and w != "a" else w.lower() for w in words)
+
+
+KINDER_GATOR_CLASSES: tuple[str, ...] = tuple(_kg_name(m) for m in KINDER_GATOR_MOTIONS)
+KINDER_GATOR_GROUPS: dict[str, str] = {"Adults": "adult", "Children": "child"}
+
+# KARD classes a01..a18 (data README, after the source paper).
+KARD_CLASSES: tuple[str, ...] = (
+    "horizontal arm wave", "high arm wave", "two hand wave", "catch cap", "high throw", "draw x",
+    "draw tick", "toss paper", "forward kick", "side kick", "take umbrella", "bend", "hand clap", "walk",
+    "phone call", "drink", "sit down", "stand up",
+)  # fmt: skip
+
+# Florence 3D classes a01..a09 (data README; "tight lace" is the source's name for tying shoelaces).
+FLORENCE_CLASSES: tuple[str, ...] = (
+    "wave", "drink from a bottle", "answer phone", "clap", "tight lace", "sit down", "stand up",
+    "read watch", "bow",
+)  # fmt: skip
+
 # Dataset key -> class names. "ntu" holds NTU RGB+D 120 (NTU-60 is its first 60 classes).
 CLASS_NAMES: dict[str, tuple[str, ...]] = {
     "ntu": NTU120_CLASSES,
@@ -88,12 +140,18 @@ CLASS_NAMES: dict[str, tuple[str, ...]] = {
     "nw_ucla": NW_UCLA_CLASSES,
     "gtu3d": GTU3D_CLASSES,
     "irds": IRDS_CLASSES,
+    "kinder_gator": KINDER_GATOR_CLASSES,
+    "kard": KARD_CLASSES,
+    "florence": FLORENCE_CLASSES,
 }
 DATASETS: tuple[str, ...] = tuple(CLASS_NAMES)
 
 # Frame rates: all are Kinect recordings at 30 fps (UTD-MHAD, NTU and IRDS document it; NW-UCLA
 # and GTU use Kinect v1/v2 at their default 30 fps).
 FPS: dict[str, float] = {name: 30.0 for name in DATASETS}
+# Kinder-Gator's Timestamp column (ms) measures it: 33.35 ms per frame on average over every trial
+# (30.0 fps; spacing jitters 30-38 ms). KARD and Florence files carry no time stamps: their Kinect's
+# nominal 30 fps is assumed, not measured.
 
 
 def class_name(dataset: str, label: int) -> str:

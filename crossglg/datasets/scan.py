@@ -17,6 +17,9 @@ utd_mhad    ``a{A}_s{S}_t{T}_skeleton.mat``         ``a1_s1_t1`` / A-1 / S
 nw_ucla     ``a{AA}_s{SS}_e{EE}_v{VV}.json``        stem / index of AA in a01..a06,a08,a09,a11,a12 / SS
 gtu3d       ``<class 1..14>/movementN.txt``         ``<class>/movementN`` / class-1 / None
 irds        ``Sub_Date_Gesture_Rep_Correct_Pos.csv`` stem / Gesture / Sub
+kinder_gator ``{Adults,Children}/POSE-pPID_NN-Motion-TS.csv`` stem / index of Motion in KINDER_GATOR_MOTIONS / PID
+kard        ``aAA_sSS_eEE_realworld.txt``           ``aAA_sSS_eEE`` / AA-1 / SS
+florence    ``aAA_sS_idN.txt``                      stem / AA-1 / S
 =========== ====================================== ========================================
 """
 
@@ -33,9 +36,11 @@ import numpy as np
 from crossglg.skeleton.layouts import NTU25
 
 from .cache import SkeletonCache
-from .classes import CLASS_NAMES, FPS, NW_UCLA_ACTION_CODES
+from .classes import CLASS_NAMES, FPS, KINDER_GATOR_GROUPS, KINDER_GATOR_MOTIONS, NW_UCLA_ACTION_CODES
+from .kinder_gator import read_kinder_gator_csv
 from .ntu import parse_ntu_name, read_ntu_skeleton
 from .readers import read_gtu_txt, read_irds_csv, read_nwucla_json, read_utd_mat
+from .readers_openni import read_florence_txt, read_kard_txt
 from .sample import FormatError, Sample, Skipped
 
 NameInfo = tuple[str, int, "int | None", dict]  # sample name, label, subject, meta
@@ -100,6 +105,41 @@ def _irds_name(path: Path, root: Path) -> NameInfo:
     return path.stem, gesture, sub, meta
 
 
+_KINDER_GATOR = re.compile(r"POSE-p(\d+)_(\d+)-(.+)-(\d+)")
+_KARD = re.compile(r"a(\d\d)_s(\d\d)_e(\d\d)_realworld")
+_FLORENCE = re.compile(r"a(\d\d)_s(\d+)_id(\d+)")
+
+
+def _kinder_gator_name(path: Path, root: Path) -> NameInfo:
+    m = _KINDER_GATOR.fullmatch(path.stem)
+    if not m:
+        raise ValueError("expected POSE-pPID_NN-Motion-Name-TIMESTAMP.csv")
+    pid, order, motion, stamp = m.groups()
+    if motion not in KINDER_GATOR_MOTIONS:
+        raise ValueError(f"unknown motion {motion!r} (not one of the 58 in KINDER_GATOR_MOTIONS)")
+    group = next((KINDER_GATOR_GROUPS[p] for p in path.relative_to(root).parts[:-1] if p in KINDER_GATOR_GROUPS), None)
+    if group is None:
+        raise ValueError(f"expected the file under one of the folders {sorted(KINDER_GATOR_GROUPS)}")
+    meta = {"group": group, "order": int(order), "timestamp": int(stamp)}
+    return path.stem, KINDER_GATOR_MOTIONS.index(motion), int(pid), meta
+
+
+def _kard_name(path: Path, root: Path) -> NameInfo:
+    m = _KARD.fullmatch(path.stem)
+    if not m:
+        raise ValueError("expected a name like a01_s01_e01_realworld.txt")
+    a, s, e = map(int, m.groups())
+    return f"a{a:02d}_s{s:02d}_e{e:02d}", a - 1, s, {"action": a, "repetition": e}
+
+
+def _florence_name(path: Path, root: Path) -> NameInfo:
+    m = _FLORENCE.fullmatch(path.stem)
+    if not m:
+        raise ValueError("expected a name like a01_s1_id1.txt")
+    a, s, i = map(int, m.groups())
+    return path.stem, a - 1, s, {"action": a, "id": i}
+
+
 def _mirrored(read: Callable[[Path], np.ndarray]) -> Callable[[Path], np.ndarray]:
     """Wrap a reader so its output is mirrored: x negated and left/right joints swapped.
 
@@ -125,6 +165,9 @@ SPECS: dict[str, DatasetSpec] = {
     "nw_ucla": DatasetSpec("*.json", _ucla_name, read_nwucla_json, "nwucla-json/1"),
     "gtu3d": DatasetSpec("movement*.txt", _gtu_name, _mirrored(read_gtu_txt), "gtu-txt/1;mirrored"),
     "irds": DatasetSpec("*.csv", _irds_name, _mirrored(read_irds_csv), "irds-csv/1;mirrored"),
+    "kinder_gator": DatasetSpec("POSE-*.csv", _kinder_gator_name, read_kinder_gator_csv, "kinder-gator-csv/1"),
+    "kard": DatasetSpec("*_realworld.txt", _kard_name, read_kard_txt, "kard-txt/1;x-negated"),
+    "florence": DatasetSpec("a*_s*_id*.txt", _florence_name, read_florence_txt, "florence-txt/1"),
 }
 
 
@@ -192,6 +235,9 @@ DEFAULT_SUBDIRS: dict[str, str] = {
     "nw_ucla": "nw_ucla",
     "gtu3d": "gtu3d",
     "irds": "irds",
+    "kinder_gator": "kinder_gator",
+    "kard": "kard",
+    "florence": "florence",
 }
 
 

@@ -163,6 +163,39 @@ KINETICS18 = Layout(
     spine_pair=(1, 1),
 )  # fmt: skip
 
+# Source layouts of 15-joint OpenNI/NiTE datasets, in file order. Readers map them to NTU-25 with
+# crossglg.skeleton.joint_maps; they are not model layouts, so LAYOUTS does not list them.
+# KARD: head, neck, right arm, left arm, torso, right leg, left leg (the data README's order).
+KARD15 = Layout(
+    name="kard15",
+    joints=(
+        "Head", "Neck", "RightShoulder", "RightElbow", "RightHand", "LeftShoulder", "LeftElbow", "LeftHand",
+        "Torso", "RightHip", "RightKnee", "RightFoot", "LeftHip", "LeftKnee", "LeftFoot",
+    ),
+    parents=(1, 8, 1, 2, 3, 1, 5, 6, -1, 8, 9, 10, 8, 12, 13),
+    center=8,
+    left_right=((5, 2), (6, 3), (7, 4), (12, 9), (13, 10), (14, 11)),
+    hip_pair=(12, 9),
+    shoulder_pair=(5, 2),
+    spine_pair=(8, 1),
+)  # fmt: skip
+
+# Florence 3D: head, neck, spine, left arm, right arm, left leg, right leg (order verified on the
+# data: see docs/datasets.md).
+FLORENCE15 = Layout(
+    name="florence15",
+    joints=(
+        "Head", "Neck", "Spine", "LeftShoulder", "LeftElbow", "LeftWrist", "RightShoulder", "RightElbow",
+        "RightWrist", "LeftHip", "LeftKnee", "LeftAnkle", "RightHip", "RightKnee", "RightAnkle",
+    ),
+    parents=(1, 2, -1, 1, 3, 4, 1, 6, 7, 2, 9, 10, 2, 12, 13),
+    center=2,
+    left_right=((3, 6), (4, 7), (5, 8), (9, 12), (10, 13), (11, 14)),
+    hip_pair=(9, 12),
+    shoulder_pair=(3, 6),
+    spine_pair=(2, 1),
+)  # fmt: skip
+
 LAYOUTS: dict[str, Layout] = {NTU25.name: NTU25, KINETICS18.name: KINETICS18}
 
 

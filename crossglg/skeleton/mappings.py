@@ -20,8 +20,9 @@ NECK_RATIO = 1.0 / 3.0
 HANDTIP_EXTENSION = 0.6
 THUMB_EXTENSION = 0.4
 
-# Kinect v1 order (NW-UCLA, MSR): HipCenter, Spine, ShoulderCenter, Head, left arm (shoulder,
-# elbow, wrist, hand), right arm, left leg (hip, knee, ankle, foot), right leg.
+# Kinect v1 SDK order (NW-UCLA, Kinder-Gator, MSRC-12): HipCenter, Spine, ShoulderCenter, Head,
+# left arm (shoulder, elbow, wrist, hand), right arm, left leg (hip, knee, ankle, foot), right leg.
+# MSR Action3D files list the same 20 joints in another order: they need their own table.
 # v1 ShoulderCenter sits at shoulder height (like v2 SpineShoulder), not at the neck.
 _V1_TO_NTU = {0: 0, 1: 1, 2: 20, 3: 3, **{k: k for k in range(4, 20)}}
 
