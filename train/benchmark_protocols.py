@@ -110,18 +110,23 @@ def base_without(novel: tuple[ClassKey, ...], datasets: tuple[str, ...] = BENCH_
     return tuple(k for d in datasets for k in class_keys(d) if k not in excluded)
 
 
-_VARIANT_WORDS = re.compile(
-    r"\b(as (far|fast|high) as you can|with (your|the) other (arm|leg)|your other|the other|other|to one side"
-    r"|to the side|with your)\b"
+# Kinder-Gator variants of one motion: other side, harder, faster (order matters: longest first)
+_VARIANTS: tuple[tuple[str, str], ...] = (
+    (r"\bas (far|fast|high) as you can\b", ""),
+    (r"\bwith (your|the) other (arm|leg)\b", ""),
+    (r"\byour other\b", "your"),
+    (r"\b(the other|the) side\b", "one side"),
+    (r"\bother\b", ""),
 )
 
 
 def motion_family(name: str) -> str:
     """Kinder-Gator motion name -> its family key: "Kick a ball as far as you can with the other leg"
-    and "Kick a ball" -> "kick a ball"; "Wave your other hand" -> "wave hand"."""
-    s = re.sub(r"[^a-z ]+", " ", name.lower().replace("-", " "))
-    s = _VARIANT_WORDS.sub(" ", s)
-    s = re.sub(r"\b(your|a|an|the)\b", " ", s)
+    and "Kick a ball" -> "kick a ball"; "Wave your other hand" -> "wave your hand"; "Raise your arm to
+    the other side" -> "raise your arm to one side"."""
+    s = name.lower().replace("-", " ")
+    for pattern, repl in _VARIANTS:
+        s = re.sub(pattern, repl, s)
     return " ".join(s.split())
 
 
