@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from crossglg.datasets.classes import KINDER_GATOR_MOTIONS
 from crossglg.text.descriptions import EXPECTED_CLASS_COUNTS, JOINT_NAMES, DescriptionSet
 from crossglg.text.lexicon import FLOOR_MASS, k_gt
 
@@ -31,6 +32,9 @@ EXPECTED_IDS: dict[str, tuple[str, ...]] = {
     "nw_ucla": _NW_UCLA_IDS,
     "gtu3d": tuple(str(i) for i in range(1, 15)),
     "irds": tuple(str(i) for i in range(9)),
+    "kinder_gator": KINDER_GATOR_MOTIONS,  # the motion as spelled in the file names
+    "kard": tuple(f"a{i:02d}" for i in range(1, 19)),
+    "florence": tuple(f"a{i:02d}" for i in range(1, 10)),
 }
 
 # Word stems that say a joint moves (matched at a word start). Generous on purpose: the check is

@@ -52,7 +52,7 @@ def test_motion_words():
 
 
 def test_own_datasets_are_shipped():
-    for key in ("utd_mhad", "nw_ucla", "gtu3d", "irds"):
+    for key in ("utd_mhad", "nw_ucla", "gtu3d", "irds", "kinder_gator", "kard", "florence"):
         assert key in shipped_datasets(), key
 
 
@@ -69,7 +69,12 @@ def test_shipped_file_passes_checks(dataset):
 
 @pytest.mark.parametrize(
     ("dataset", "left_id", "right_id"),
-    [("irds", "0", "1"), ("irds", "4", "5"), ("irds", "7", "8"), ("gtu3d", "2", "10"), ("gtu3d", "13", "14")],
+    [("irds", "0", "1"), ("irds", "4", "5"), ("irds", "7", "8"), ("gtu3d", "2", "10"), ("gtu3d", "13", "14"),
+     # Kinder-Gator's "other" variants: most performers use the left limb (docs/datasets.md)
+     ("kinder_gator", "Raise-your-other-hand", "Raise-your-hand"), ("kinder_gator", "Wave-your-other-hand", "Wave-your-hand"),
+     ("kinder_gator", "Kick-a-ball-with-the-other-leg", "Kick-a-ball"),
+     ("kinder_gator", "Throw-a-ball-with-your-other-arm", "Throw-a-ball-"),
+     ("kinder_gator", "Lift-your-leg-to-the-other-side", "Lift-your-leg-to-one-side")],
 )
 def test_left_right_variants_have_mirrored_importance(dataset, left_id, right_id):
     ds = load_shipped(dataset)
