@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 Commands = Mapping[str, tuple[str, str]]
 
@@ -23,8 +23,14 @@ def _selected(argv: Sequence[str], commands: Commands) -> str | None:
     return None
 
 
-def build_parser(prog: str, description: str, commands: Commands, argv: Sequence[str]) -> argparse.ArgumentParser:
-    """Parser with every command listed; only the selected command's module is imported."""
+def build_parser(
+    prog: str, description: str, commands: Commands, argv: Sequence[str],
+    common: Sequence[argparse.ArgumentParser] = (),
+) -> argparse.ArgumentParser:
+    """Parser with every command listed; only the selected command's module is imported.
+
+    ``common``: parent parsers (``add_help=False``) whose options every command takes (e.g. ``--verbose``).
+    """
     parser = argparse.ArgumentParser(prog=prog, description=description)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = _selected(argv, commands)
@@ -33,7 +39,7 @@ def build_parser(prog: str, description: str, commands: Commands, argv: Sequence
             sub.add_parser(name, help=help_text, add_help=False)
             continue
         module = importlib.import_module(module_path)
-        p = sub.add_parser(name, help=help_text, description=getattr(module, "HELP", help_text))
+        p = sub.add_parser(name, help=help_text, description=getattr(module, "HELP", help_text), parents=list(common))
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
@@ -45,21 +51,28 @@ def run_cli(
     commands: Commands,
     argv: Sequence[str] | None = None,
     errors: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError),
+    common: Sequence[argparse.ArgumentParser] = (),
+    setup: Callable[[argparse.Namespace], None] | None = None,
 ) -> int:
-    """Parse ``argv`` and run the command. Expected errors become one line on stderr and exit 2;
-    Ctrl-C exits 130; never a traceback for a user mistake."""
+    """Parse ``argv`` and run the command. Expected errors become one line on stderr and exit with
+    their ``exit_code`` attribute (2 when they have none: bad input); Ctrl-C exits 130; never a
+    traceback for a user mistake. ``common``: options every command takes (see :func:`build_parser`);
+    ``setup(args)`` runs after parsing, before the command (e.g. to quiet library logging)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(prog, description, commands, argv)
+    parser = build_parser(prog, description, commands, argv, common)
     args = parser.parse_args(argv)
     run = getattr(args, "_run", None)
     if run is None:
         parser.print_help()
         return 2
+    if setup is not None:
+        setup(args)
     try:
         return int(run(args) or 0)
     except errors as exc:
         print(f"{prog} {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        code = getattr(exc, "exit_code", 2)
+        return code if isinstance(code, int) else 2
     except KeyboardInterrupt:
         print(f"{prog} {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -101,9 +101,13 @@ def validate_sequence(seq: np.ndarray, layout: Layout = NTU25) -> np.ndarray:
         raise ValueError(f"skeleton sequence: empty sequence shape {arr.shape}")
     if not np.issubdtype(arr.dtype, np.number):
         raise ValueError(f"skeleton sequence: expected numbers, got dtype {arr.dtype}")
-    arr = arr.astype(np.float32, copy=False)
-    if np.isinf(arr).any():
-        raise ValueError("skeleton sequence: contains inf; use NaN for missing joints")
+    with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf: refused below
+        arr = arr.astype(np.float32, copy=False)
+    bad = np.isinf(arr)
+    if bad.any():
+        t, m, v, _ = (int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"skeleton sequence: contains inf ({int(bad.any(-1).sum())} joints, first at frame {t}, "
+                         f"body {m}, joint {v}); use NaN for missing joints")  # fmt: skip
     return arr
 
 

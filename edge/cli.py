@@ -6,11 +6,13 @@ Add a module to ``COMMANDS`` only once it works.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
 from crossglg.cli import run_cli
 
+from .console import configure
 from .errors import EdgeError
 
 # name -> (module, one-line help); modules are imported only when their command runs
@@ -25,22 +27,28 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def quiet_native_logs() -> None:
-    """Silence OpenCV's and MediaPipe's own C++ log lines (a missing camera makes OpenCV print
-    several 'error' lines of its own) unless the user set these variables: our one-line messages
-    say what went wrong."""
-    for key, value in (("OPENCV_LOG_LEVEL", "OFF"), ("GLOG_minloglevel", "2"), ("TF_CPP_MIN_LOG_LEVEL", "2")):
-        os.environ.setdefault(key, value)
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true",
+                        help="show the libraries' own log lines (MediaPipe/LiteRT, OpenCV, warnings); "
+                             "default: only this program's messages (also: CROSSGLG_VERBOSE=1)")  # fmt: skip
+    return common
+
+
+def _setup(args: argparse.Namespace) -> None:
+    verbose = bool(getattr(args, "verbose", False)) or os.environ.get("CROSSGLG_VERBOSE", "") not in ("", "0")
+    configure(verbose=verbose)
 
 
 def main(argv: list[str] | None = None) -> int:
-    quiet_native_logs()
     return run_cli(
         "crossglg-edge",
         "Real-time one-shot action recognition on cameras and skeleton streams.",
         COMMANDS,
         argv,
-        errors=(ValueError, FileNotFoundError, EdgeError),
+        errors=(ValueError, OSError, EdgeError),  # OSError: full disk, read-only store, permissions
+        common=[_common_options()],
+        setup=_setup,
     )
 
 

@@ -30,12 +30,19 @@ from crossglg.preprocess import PreprocessConfig
 from .engines import EngineBase
 from .frames import NUM_JOINTS, PersonPose, SkeletonFrame
 from .runtime import embed_clip
-from .store import SupportStore
+from .store import SupportStore, check_label
 from .window import trim_to_motion
 
 PHASES = ("countdown", "recording", "processing", "done", "failed")
 GRID_FPS = 30.0  # the windower's grid rate: exemplars live on the same clock as live windows
+# The shortest demonstration, on the 30 fps grid whatever the source's rate (8 frames = 0.27 s):
+# trim_to_motion smooths joint speed over 0.2 s (6 grid frames) to find where the movement starts
+# and ends, so a shorter recording holds no movement it can find. Short real actions (a clap,
+# 0.7-1.5 s at a 15 fps camera = 10-22 source frames) are well above it.
 MIN_FRAMES = 8
+MIN_SECONDS = MIN_FRAMES / GRID_FPS
+_WHY_MIN = (f"a demonstration needs at least {MIN_SECONDS:.2f} s ({MIN_FRAMES} frames on the {GRID_FPS:g} fps grid): "
+            "the start and end of the movement are found from joint speed smoothed over 0.2 s")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -84,13 +91,12 @@ class EnrollRecorder:
     feed it from one thread; read :attr:`finished` / :meth:`result` from that thread too."""
 
     def __init__(self, label: str, countdown_s: float = 3.0, max_seconds: float = 4.0, whole_source: bool = False):
-        if not isinstance(label, str) or not label.strip():
-            raise ValueError("enroll: the label must be non-empty text")
+        label = check_label(label)  # before anything is recorded: the store would refuse it afterwards
         if not 0 <= countdown_s <= 60:
             raise ValueError(f"enroll: countdown_s must be in [0, 60], got {countdown_s}")
         if not 0.5 <= max_seconds <= 60:
             raise ValueError(f"enroll: max_seconds must be in [0.5, 60], got {max_seconds}")
-        self.label = label.strip()
+        self.label = label
         self.countdown_s = float(countdown_s)
         self.max_seconds = float(max_seconds)
         self.whole_source = whole_source  # files: record everything, no time limit
@@ -138,7 +144,8 @@ class EnrollRecorder:
             person = main_person(frame.people, self._track)
             if person is not None:
                 self._track = person.track_id
-                self._joints.append(np.where(person.visibility[:, None] > 0, person.joints, np.nan))
+                seen = (person.visibility[:, None] > 0) & np.isfinite(person.joints)  # inf: missing, as in windows
+                self._joints.append(np.where(seen, person.joints, np.nan))
                 self._stamps.append(t)
             if not self.whole_source:
                 tick = math.ceil(max(0.0, self.max_seconds - elapsed))
@@ -159,12 +166,18 @@ class EnrollRecorder:
 
         Raises ValueError with a reason a user understands (nobody seen, too short, no motion).
         """
-        if len(self._stamps) < MIN_FRAMES:
-            raise ValueError(f"enroll {self.label!r}: nobody was recorded ({len(self._stamps)} frames with a person)")
+        n = len(self._stamps)
+        if n < 2:
+            raise ValueError(f"enroll {self.label!r}: nobody was recorded ({n} frame(s) with a person)")
+        seconds = self._stamps[-1] - self._stamps[0]
         clip = resample_clip(np.stack(self._joints), np.array(self._stamps), GRID_FPS)
+        if clip.shape[0] < MIN_FRAMES:
+            raise ValueError(f"enroll {self.label!r}: the recording with a person lasts {seconds:.2f} s ({n} frames); "
+                             f"{_WHY_MIN}")  # fmt: skip
         trimmed, span = trim_to_motion(clip, GRID_FPS)
         if trimmed.shape[0] < MIN_FRAMES:
-            raise ValueError(f"enroll {self.label!r}: the movement is too short ({trimmed.shape[0]} frames)")
+            raise ValueError(f"enroll {self.label!r}: the movement found lasts {trimmed.shape[0] / GRID_FPS:.2f} s "
+                             f"({trimmed.shape[0]} frames on the grid); {_WHY_MIN}. Record it again, moving throughout")  # fmt: skip
         return trimmed, GRID_FPS, span
 
 

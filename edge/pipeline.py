@@ -32,7 +32,7 @@ import numpy as np
 
 from .engines import EngineBase
 from .enrollment import EnrollProgress, EnrollRecorder, store_demonstration
-from .errors import EdgeError
+from .errors import EXIT_RUNTIME, EdgeError, exit_code_of
 from .frames import SkeletonFrame
 from .matcher import MatcherConfig
 from .publisher import Publisher
@@ -74,15 +74,17 @@ class PipelineConfig:
 
 @dataclass(frozen=True)
 class RunResult:
-    """How a run ended: ``reason`` in source_end / max_seconds / stopped / error."""
+    """How a run ended: ``reason`` in source_end / max_seconds / stopped / error; ``error_code``
+    the exit code of the error (:mod:`edge.errors`: 2 for a source that cannot be used, 1 otherwise)."""
 
     reason: str
     error: str | None
     stats: dict[str, Any]
+    error_code: int = EXIT_RUNTIME
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.reason == "error" else 0
+        return self.error_code if self.reason == "error" else 0
 
 
 class Pipeline:
@@ -108,6 +110,7 @@ class Pipeline:
         self._enroll_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._error: str | None = None
+        self._error_code = EXIT_RUNTIME
         self._reason: str | None = None
         self._t_start = 0.0
         self.state = "idle"
@@ -134,9 +137,9 @@ class Pipeline:
             self._reason = reason
         self._stop.set()
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str, code: int = EXIT_RUNTIME) -> None:
         if self._error is None:
-            self._error = message
+            self._error, self._error_code = message, code
         self.stop("error")
 
     def wait(self, timeout: float | None = None) -> RunResult | None:
@@ -154,7 +157,7 @@ class Pipeline:
             t.join(timeout=5.0)
         self.state = "error" if self._reason == "error" else "stopped"
         self._update_status()
-        return RunResult(self._reason or "source_end", self._error, self.stats())
+        return RunResult(self._reason or "source_end", self._error, self.stats(), self._error_code)
 
     def run(self) -> RunResult:
         self.start()
@@ -196,7 +199,7 @@ class Pipeline:
                         self._publish_pose(frame)
                     self.queue.put(TimedFrame(frame, now, pose_ms), self._stop)
         except EdgeError as exc:
-            self._fail(str(exc))
+            self._fail(str(exc), exit_code_of(exc))
         except Exception as exc:  # a bug or a library failure: report it, never hang
             log.debug("source thread failed", exc_info=True)
             self._fail(f"source {self.source.name} failed: {type(exc).__name__}: {exc}")
@@ -336,7 +339,8 @@ class Pipeline:
         now = time.monotonic()
         return {
             "frames_in": self.frames_in, "frames_processed": r.frames, "dropped": self.queue.dropped,
-            "windows": r.windows, "embedded": r.embedded, "skipped_windows": r.skipped, "labels": r.labels,
+            "windows": r.windows, "embedded": r.embedded, "skipped_windows": r.skipped,
+            "invalid_windows": r.invalid_windows, "labels": r.labels,
             "events": r.events, "fps_source": round(self._src_rate.rate(now), 2),
             "fps_pipeline": round(self._proc_rate.rate(now), 2), "queue": len(self.queue),
             "uptime_s": round(now - self._t_start, 3) if self._t_start else 0.0,

@@ -29,6 +29,7 @@ from crossglg.skeleton.mappings import (
     mediapipe_world_to_camera,
 )
 
+from .console import native_quiet
 from .errors import SourceError
 
 TRANSLATION_MODES = ("recover", "none")
@@ -179,6 +180,7 @@ class PoseEstimator:
         self.config = config
         self._landmarkers: list = []
         self._slot_norm: list[np.ndarray | None] = []  # per slot: last accepted (33, 2) landmarks
+        self._quiet_slots: list[bool] = []  # per slot: still silence native logs (no person found yet)
         self._last_ts = -1
 
     def __enter__(self) -> PoseEstimator:
@@ -198,20 +200,23 @@ class PoseEstimator:
             output_segmentation_masks=False,
         )
         try:
-            for _ in range(self.config.max_people):
-                self._landmarkers.append(vision.PoseLandmarker.create_from_options(opts))
+            with native_quiet():  # LiteRT's ~40 INFO/WARNING lines per model load
+                for _ in range(self.config.max_people):
+                    self._landmarkers.append(vision.PoseLandmarker.create_from_options(opts))
         except (RuntimeError, ValueError) as exc:
             self.close()
             raise SourceError(f"cannot load pose model {path}: {exc}") from None
         self._slot_norm = [None] * self.config.max_people
+        self._quiet_slots = [True] * self.config.max_people
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.close()
 
     def close(self) -> None:
-        for lm in self._landmarkers:
-            lm.close()
+        with native_quiet():  # "DestroyAccelerator" lines
+            for lm in self._landmarkers:
+                lm.close()
         self._landmarkers = []
 
     def process(self, bgr: np.ndarray, timestamp_ms: int) -> list[Detection]:
@@ -240,7 +245,15 @@ class PoseEstimator:
                 frame = rgb.copy()
                 for norm_xy in others:
                     paint_out(frame, norm_xy)
-            result = lm.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=frame), ts)
+            image = mp.Image(image_format=mp.ImageFormat.SRGB, data=frame)
+            if self._quiet_slots[k]:
+                # the first runs print GLOG "W0000" lines (detector, then the landmark stage once a
+                # person is seen): silenced until this slot has found a person once
+                with native_quiet():
+                    result = lm.detect_for_video(image, ts)
+                self._quiet_slots[k] = not result.pose_landmarks
+            else:
+                result = lm.detect_for_video(image, ts)
             self._slot_norm[k] = None
             if not result.pose_landmarks:
                 continue

@@ -84,8 +84,15 @@ def parse_topic(topic: str) -> tuple[str, str]:
 
 
 def encode(topic: str, payload: dict[str, Any]) -> list[bytes]:
-    """Multipart frames ``[topic, json]``. NaN/inf are not JSON: they are refused here."""
+    """Multipart frames ``[topic, json]``. NaN/inf are not JSON: they are refused here (ValueError).
+
+    A payload over :data:`MAX_PAYLOAD_BYTES` raises :class:`ProtocolError`: :func:`decode` refuses
+    it, so sending it would lose it at every subscriber without a word.
+    """
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    if len(body) > MAX_PAYLOAD_BYTES:
+        raise ProtocolError(f"topic {topic!r}: payload of {len(body)} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte "
+                            "limit subscribers accept")  # fmt: skip
     return [topic.encode("utf-8"), body]
 
 

@@ -13,7 +13,8 @@ Usage::
 Never blocks the pipeline: bounded SNDHWM, LINGER 0, ``zmq.NOBLOCK`` sends. A PUB socket drops
 messages for a subscriber whose queue is full inside libzmq without telling the sender; subscribers
 see that as gaps in the per-topic ``seq`` (the client counts them). ``stats['dropped']`` counts the
-sends that failed locally (``zmq.Again`` or a closed socket).
+sends that failed locally (``zmq.Again``, a closed socket, or a message over the protocol's size
+limit, also counted in ``stats['oversize']`` and logged: its ``seq`` is spent, so subscribers see a gap).
 
 Security: binding beyond loopback without CURVE raises ``ValueError`` unless ``insecure=True``
 (which warns). With ``curve_secret_key`` (a ``.key_secret`` file from :mod:`edge.keys`) the socket is a
@@ -23,6 +24,7 @@ CURVE server: traffic is encrypted and only clients that know the server's publi
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 import threading
@@ -37,6 +39,7 @@ from . import protocol
 from .server_socket import ServerSocket, check_exposure
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5556"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class PublisherConfig:
     curve_secret_key: str | None = None
     curve_allowed_clients: str | None = None
     insecure: bool = False
+    count_subscribers: bool = False  # XPUB: see Publisher.wait_for_subscribers
 
     def __post_init__(self) -> None:
         protocol.topic_for("hb", self.source)  # validates the source name
@@ -71,8 +75,11 @@ class Publisher:
             f"publisher: {cfg.endpoint} is reachable beyond this machine and CURVE is off: anyone on the "
             "network can read the labels. Pass CURVE keys (curve_secret_key) or insecure=True / --insecure.",
         )  # fmt: skip
+        # XPUB (only when asked) hands us every subscription: how scripted runs wait for their listeners
+        kind, options = (zmq.XPUB, {zmq.SNDHWM: cfg.sndhwm, zmq.XPUB_VERBOSE: 1}) if cfg.count_subscribers else (
+            zmq.PUB, {zmq.SNDHWM: cfg.sndhwm})
         self._server = ServerSocket(
-            context or zmq.Context.instance(), zmq.PUB, cfg.endpoint, options={zmq.SNDHWM: cfg.sndhwm},
+            context or zmq.Context.instance(), kind, cfg.endpoint, options=options,
             curve_secret_key=cfg.curve_secret_key, curve_allowed_clients=cfg.curve_allowed_clients,
         )  # fmt: skip
         self._sock = self._server.sock
@@ -82,7 +89,8 @@ class Publisher:
         self._seq: dict[str, int] = {}
         self._tracks: dict[int, dict[str, Any]] = {}
         self._status: dict[str, Any] = {}
-        self.stats = {"sent": 0, "dropped": 0, "heartbeats": 0}
+        self.stats = {"sent": 0, "dropped": 0, "oversize": 0, "heartbeats": 0}
+        self.label_subscriptions = 0  # XPUB only: subscriptions that receive this source's labels
         self._t0 = time.monotonic()
         self._next_hb = self._t0
         self._hb_thread: threading.Thread | None = None
@@ -109,7 +117,14 @@ class Publisher:
         return topic, payload
 
     def _send(self, topic: str, payload: dict[str, Any]) -> bool:
-        frames = protocol.encode(topic, payload)
+        try:
+            frames = protocol.encode(topic, payload)
+        except protocol.ProtocolError as exc:
+            # too big for any subscriber: count and say so; its seq is spent, so subscribers see a gap
+            self.stats["dropped"] += 1
+            self.stats["oversize"] += 1
+            log.warning("message not sent: %s", exc)
+            return False
         if self._closed:
             self.stats["dropped"] += 1
             return False
@@ -229,9 +244,49 @@ class Publisher:
         with self._lock:
             self._tracks.pop(track_id, None)
 
+    # ---- subscribers (XPUB) --------------------------------------------------------------
+
+    def wait_for_subscribers(self, n: int, timeout_s: float) -> int:
+        """Block until ``n`` subscriptions that receive this source's labels are registered, or
+        ``timeout_s`` passes; returns how many there are (compare with ``n``).
+
+        A PUB socket cannot count subscribers, and ZeroMQ drops what is sent before a subscriber's
+        filter arrives (the slow joiner). With ``count_subscribers`` the socket is an XPUB that hands
+        over each subscription as it takes effect, so a message sent after this returns ``n`` reaches
+        those subscribers. A subscriber usually makes one such subscription (``crossglg.v1.``,
+        ``crossglg.v1.label.`` or the exact label topic); one that subscribes to two of them counts twice.
+        """
+        if not self.config.count_subscribers:
+            raise ValueError("wait_for_subscribers needs PublisherConfig(count_subscribers=True)")
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        while True:
+            with self._lock:
+                self._read_subscriptions()
+                if self.label_subscriptions >= n:
+                    return self.label_subscriptions
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return self.label_subscriptions
+                self._sock.poll(int(min(left, 0.1) * 1000) + 1)  # short: heartbeats share the lock
+
+    def _read_subscriptions(self) -> None:
+        """Take every queued (un)subscription off an XPUB socket (keeps its queue empty); lock held."""
+        if not self.config.count_subscribers or self._closed:
+            return
+        label_topic = protocol.topic_for("label", self.config.source).encode("utf-8")
+        while True:
+            try:
+                msg = self._sock.recv(flags=zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if msg and label_topic.startswith(msg[1:]) and msg[0] in (0, 1):
+                self.label_subscriptions += 1 if msg[0] == 1 else -1
+                self.label_subscriptions = max(0, self.label_subscriptions)
+
     def heartbeat(self) -> bool:
         """Send one heartbeat now (snapshot of every track, counters, status)."""
         with self._lock:
+            self._read_subscriptions()
             topic, p = self._base("hb")
             self.stats["heartbeats"] += 1
             p.update(

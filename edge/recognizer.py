@@ -7,6 +7,10 @@ pushes them into the :class:`~edge.window.Windower`; classifies ready windows in
 (:class:`~edge.smoothing.Smoother`); and publishes one ``label`` per window (classified or gated)
 and an ``event`` per smoothed state change. :mod:`edge.pipeline` runs it on its own thread.
 
+One bad window never stops it: a window whose joints give a non-finite model input or embedding
+(absurd coordinates) is never embedded or matched; it is published gated as ``low_visibility``
+(its joints are unusable) and counted in ``stats.invalid_windows``; no NaN/inf reaches JSON.
+
 Matching uses the model's embedding ``center`` (centred cosine) from the first window. With
 ``base_stats`` (>= 2 actions) a distribution-calibration matcher is fitted, which takes seconds for
 many actions: with ``dc_background`` on a worker thread while the cosine matcher serves, swapped in
@@ -53,6 +57,7 @@ class RecognizerStats:
     windows: int = 0  # window outputs (classified + gated)
     embedded: int = 0  # windows that went through the model
     skipped: int = 0  # stale windows superseded by a newer one of the same track (live mode)
+    invalid_windows: int = 0  # windows whose joints gave no finite model input/embedding/label (gated)
     labels: int = 0
     events: int = 0
     last_latency_ms: dict[str, float] = field(default_factory=dict)
@@ -149,34 +154,64 @@ class Recognizer:
         for start in range(0, len(due), self.batch_max):
             self._handle(due[start : start + self.batch_max])
 
+    def _model_inputs(self, due: list[tuple[WindowOutput, TimedFrame]], ready: list[int]) -> dict[int, np.ndarray]:
+        """Preprocessed windows ``(3, T, 25, M)`` by index; a window whose joints give no finite
+        input (absurd coordinates, e.g. a clip scaled by 1e30) is left out: it never reaches the model."""
+        inputs: dict[int, np.ndarray] = {}
+        for i in ready:
+            with np.errstate(all="ignore"):
+                x = due[i][0].model_input(self.preprocess)
+            if np.isfinite(x).all():
+                inputs[i] = x
+            else:
+                self.stats.invalid_windows += 1
+        return inputs
+
     def _handle(self, due: list[tuple[WindowOutput, TimedFrame]]) -> None:
         self._take_dc()
         t0 = time.monotonic()
         ready = [i for i, (out, _) in enumerate(due) if out.ready and len(self.matcher.support)]
         results: dict[int, MatchResult] = {}
         timing: dict[str, float] = {}
-        if ready:
-            batch = np.stack([due[i][0].model_input(self.preprocess) for i in ready]).astype(np.float32)
+        inputs = self._model_inputs(due, ready)
+        if inputs:
+            rows = list(inputs)
+            batch = np.stack([inputs[i] for i in rows]).astype(np.float32)
             t1 = time.monotonic()
             emb = self.engine.embed(batch)  # (N, D)
             t2 = time.monotonic()
-            rank, cos = self.matcher.scores(emb)
-            for row, i in enumerate(ready):
-                results[i] = self.matcher.result(rank[row], cos[row])
+            finite = np.isfinite(emb).all(axis=1)
+            self.stats.invalid_windows += int((~finite).sum())
+            rows, emb = [i for i, ok in zip(rows, finite, strict=True) if ok], emb[finite]
+            if rows:
+                rank, cos = self.matcher.scores(emb)
+                for row, i in enumerate(rows):
+                    results[i] = self.matcher.result(rank[row], cos[row])
             t3 = time.monotonic()
-            self.stats.embedded += len(ready)
+            self.stats.embedded += len(inputs)
             timing = {"preprocess": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3, "match": (t3 - t2) * 1e3}
         for i, (out, item) in enumerate(due):
-            res = results.get(i)
-            if res is not None:
-                state, event = self.smoother.update(out.track_id, out.t_frame, result=res)
-            elif out.ready:  # nothing enrolled: the matcher says so (state unknown, no_support)
-                res = self.matcher.match(np.zeros(1, np.float32))
-                state, event = self.smoother.update(out.track_id, out.t_frame, result=res)
-            else:
-                state, event = self.smoother.update(out.track_id, out.t_frame, gate=out.reason)
-            self._publish_label(out, item, state, res, timing if i in results else {})
-            self._emit(event)
+            try:
+                self._conclude(out, item, results.get(i), i in ready, timing if i in results else {})
+            except (ValueError, TypeError, FloatingPointError) as exc:  # one bad window never stops the runtime
+                self.stats.invalid_windows += 1
+                log.warning("window of track %s at %.2f s not published: %s", out.track_id, out.t_frame, exc)
+
+    def _conclude(self, out: WindowOutput, item: TimedFrame, res: MatchResult | None, wanted_model: bool,
+                  timing: dict[str, float]) -> None:  # fmt: skip
+        """Smooth and publish one window: matched (``res``), unusable (``wanted_model`` but no result:
+        gated as ``low_visibility``), nothing enrolled, or gated by the windower."""
+        if res is not None:
+            state, event = self.smoother.update(out.track_id, out.t_frame, result=res)
+        elif wanted_model:  # its joints gave no finite model input or embedding
+            state, event = self.smoother.update(out.track_id, out.t_frame, gate="low_visibility")
+        elif out.ready:  # nothing enrolled: the matcher says so (state unknown, no_support)
+            res = self.matcher.match(np.zeros(1, np.float32))
+            state, event = self.smoother.update(out.track_id, out.t_frame, result=res)
+        else:
+            state, event = self.smoother.update(out.track_id, out.t_frame, gate=out.reason)
+        self._publish_label(out, item, state, res, timing)
+        self._emit(event)
 
     def _publish_label(self, out: WindowOutput, item: TimedFrame, state: TrackState, res: MatchResult | None,
                        timing: dict[str, float]) -> None:  # fmt: skip
@@ -190,7 +225,7 @@ class Recognizer:
             track_id=out.track_id, state=state.state, label=state.label, score=state.score,
             margin=None if res is None else res.margin, topk=[] if res is None else res.topk,
             t_frame=out.t_frame, latency_ms=lat, reason=reason,
-            extra={"motion": round(out.motion, 4), "cosine": None if res is None or res.index < 0 else round(res.cosine, 4)},
+            extra=_extra(out, res),
         )
         self.stats.labels += 1
 
@@ -203,3 +238,15 @@ class Recognizer:
             t_frame=cur.t_frame, previous=(prev.state, prev.label),
         )
         self.stats.events += 1
+
+
+def _finite(x: float) -> float | None:
+    """4-decimal value for JSON, None when not finite (JSON has no NaN/inf)."""
+    return round(float(x), 4) if np.isfinite(x) else None
+
+
+def _extra(out: WindowOutput, res: MatchResult | None) -> dict[str, float | None]:
+    """The label's ``motion`` (left out unless finite: it is a number when present) and ``cosine``."""
+    extra = {"cosine": None if res is None or res.index < 0 else _finite(res.cosine)}
+    motion = _finite(out.motion)
+    return extra if motion is None else {"motion": motion, **extra}

@@ -7,17 +7,20 @@
 Formats: NTU RGB+D ``.skeleton`` (with colour-image coordinates), UTD-MHAD ``.mat``, NW-UCLA
 ``.json``, GTU ``.txt``, IntelliRehabDS ``.csv`` -- all through the core readers of
 :mod:`crossglg.datasets` (the ones training uses) -- and NumPy ``.npy`` / ``.npz`` arrays ``(T, M, 25, 3)``
-or ``(T, 25, 3)`` (never unpickled).
+or ``(T, 25, 3)`` (never unpickled). Every format goes through the same value checks as training
+(:func:`crossglg.preprocess.validate_sequence`).
 """
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from crossglg import datasets as ds
+from crossglg.preprocess import validate_sequence
 
 from .errors import SourceError
 
@@ -46,8 +49,8 @@ class SkeletonRecording:
     visibility: np.ndarray | None = None
 
 
-def read_ntu_skeleton(path: str | Path, max_bodies: int = 2) -> SkeletonRecording:
-    """An NTU RGB+D ``.skeleton`` file with its colour-image coordinates.
+def read_ntu_skeleton(path: str | Path, max_bodies: int = 2, fps: float | None = None) -> SkeletonRecording:
+    """An NTU RGB+D ``.skeleton`` file with its colour-image coordinates (``fps``: default 30).
 
     Parsing, noise-body filtering and body-slot merging are :mod:`crossglg.datasets`'s. Kinect tracking
     state 2 (tracked) -> visibility 1, 1 (inferred) -> 0.5, otherwise 0.
@@ -56,33 +59,50 @@ def read_ntu_skeleton(path: str | Path, max_bodies: int = 2) -> SkeletonRecordin
         raw = ds.read_ntu_skeleton_full(path, max_bodies)
     except (OSError, ValueError) as exc:  # FormatError is a ValueError naming file and line
         raise SourceError(f"cannot read NTU skeleton file {path}: {exc}") from None
+    joints = _validated(path, raw.xyz)
     vis = np.select([raw.tracking >= 2, raw.tracking == 1], [1.0, 0.5], 0.0).astype(np.float32)
     m = raw.xyz.shape[1]
-    return SkeletonRecording(raw.xyz, ds.FPS["ntu"], raw.color_xy, NTU_IMAGE_SIZE, tuple(range(m)), vis)
+    return SkeletonRecording(joints, fps or ds.FPS["ntu"], raw.color_xy, NTU_IMAGE_SIZE, tuple(range(m)), vis)
+
+
+def _validated(path: Path, arr: np.ndarray) -> np.ndarray:
+    """The checks training applies (:func:`crossglg.preprocess.validate_sequence`: shape, numbers,
+    no inf), naming the file; ``(T, M, 25, 3)`` float32."""
+    try:
+        return validate_sequence(arr)
+    except ValueError as exc:
+        raise SourceError(f"{path}: {exc}") from None
 
 
 def _from_array(path: Path, arr: np.ndarray, fps: float) -> SkeletonRecording:
-    arr = np.asarray(arr, dtype=np.float32)
+    arr = np.asarray(arr)
     if arr.ndim == 3:
         arr = arr[:, None]
     if arr.ndim != 4 or arr.shape[2:] != (25, 3):
         raise SourceError(f"{path}: expected an array shaped (T, M, 25, 3) or (T, 25, 3), got {arr.shape}")
-    return SkeletonRecording(arr, fps, body_ids=tuple(range(arr.shape[1])))
+    if not fps > 0 or not np.isfinite(fps):
+        raise SourceError(f"{path}: field 'fps': expected a positive frame rate, got {fps}")
+    arr = _validated(path, arr)
+    return SkeletonRecording(arr, float(fps), body_ids=tuple(range(arr.shape[1])))
 
 
-def _load_numpy(path: Path, fps: float) -> SkeletonRecording:
+def _load_numpy(path: Path, fps: float | None) -> SkeletonRecording:
+    """``fps`` (the caller's override) wins over an ``.npz``'s own ``fps`` array, then 30."""
     try:
         data = np.load(path, allow_pickle=False)  # user input: never unpickle
-    except (OSError, ValueError) as exc:
-        raise SourceError(f"cannot read {path}: {exc}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # empty/truncated files: EOFError
+        raise SourceError(f"cannot read {path}: not a NumPy .npy/.npz file ({exc or type(exc).__name__})") from None
     if isinstance(data, np.ndarray):
-        return _from_array(path, data, fps)
+        return _from_array(path, data, fps or NTU_FPS)
     with data:
-        key = "joints" if "joints" in data.files else (data.files[0] if len(data.files) == 1 else None)
-        if key is None:
-            raise SourceError(f"{path}: expected an array named 'joints' (found {data.files})")
-        file_fps = float(data["fps"]) if "fps" in data.files else fps
-        return _from_array(path, data[key], file_fps)
+        try:
+            key = "joints" if "joints" in data.files else (data.files[0] if len(data.files) == 1 else None)
+            if key is None:
+                raise SourceError(f"{path}: expected an array named 'joints' (found {data.files})")
+            file_fps = float(data["fps"]) if fps is None and "fps" in data.files else (fps or NTU_FPS)
+            return _from_array(path, data[key], file_fps)
+        except (OSError, ValueError, EOFError, TypeError, zipfile.BadZipFile) as exc:  # a damaged member
+            raise SourceError(f"cannot read {path}: {exc}") from None
 
 
 # suffix -> (reader name in crossglg.datasets, dataset key for the frame rate)
@@ -110,14 +130,17 @@ def _load_with_dataset_readers(path: Path, fps: float | None) -> SkeletonRecordi
 def load_skeleton_file(path: str | Path, fps: float | None = None) -> SkeletonRecording:
     """Load a recorded skeleton sequence; the format follows the file suffix.
 
-    ``fps`` overrides the frame rate of formats that do not carry one (default: the dataset's,
-    30 for NumPy arrays)."""
+    ``fps`` overrides the frame rate of every format (default: the file's own, else the dataset's,
+    30 for NumPy arrays). Every format is checked as training checks its data
+    (:func:`crossglg.preprocess.validate_sequence`: no inf, NaN only for missing joints)."""
     path = Path(path)
     if not path.is_file():
         raise SourceError(f"skeleton file not found: {path}")
     suffix = path.suffix.lower()
+    if fps is not None and not (fps > 0 and np.isfinite(fps)):
+        raise SourceError(f"{path}: frame rate override: expected a positive number, got {fps}")
     if suffix == ".skeleton":
-        return read_ntu_skeleton(path)
+        return read_ntu_skeleton(path, fps=fps)
     if suffix in (".npy", ".npz"):
-        return _load_numpy(path, fps or NTU_FPS)
+        return _load_numpy(path, fps)
     return _load_with_dataset_readers(path, fps)

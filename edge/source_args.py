@@ -27,7 +27,8 @@ def add_source_arguments(parser: argparse.ArgumentParser, required: bool = True)
     pose.add_argument("--pose-model", metavar="PATH", default=None,
                       help="pose_landmarker_full.task (default: $CROSSGLG_POSE_MODEL, then the user cache; "
                            "`crossglg-edge models fetch` puts it there)")  # fmt: skip
-    pose.add_argument("--max-people", type=int, default=1, help="people tracked at once (cost grows with it)")
+    pose.add_argument("--max-people", type=int, default=1,
+                      help="people tracked at once (cost grows with it; default %(default)s)")  # fmt: skip
     pose.add_argument("--mirror", action="store_true",
                       help="the image is mirrored (selfie view, NTU colour videos): flip before pose")  # fmt: skip
     pose.add_argument("--hfov", type=float, default=60.0,
@@ -36,15 +37,22 @@ def add_source_arguments(parser: argparse.ArgumentParser, required: bool = True)
                       help="recover: camera-frame joints (default); none: hip-centred joints")  # fmt: skip
     pose.add_argument("--process-width", type=int, default=640, help="downscale frames to this width for pose")
     pose.add_argument("--read-timeout", type=float, default=3.0, help="seconds without a camera frame before failing")
-    parser.add_argument("--fps", type=float, default=None, help="override the frame rate of a skeleton file")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="frame rate of a --skeleton file (default: the file's, else its dataset's; "
+                             "videos and cameras report their own)")  # fmt: skip
 
 
 def source_from_args(args: argparse.Namespace) -> Source:
     """Build the :class:`Source` the parsed options describe (not opened yet)."""
     pose = {"hfov_deg": args.hfov, "translation": args.translation, "process_width": args.process_width}
     common = {"pose_model": args.pose_model, "max_people": args.max_people, **pose}
+    fps = getattr(args, "fps", None)
+    if fps is not None and not (fps > 0 and fps <= 1000):
+        raise ValueError(f"--fps: expected a frame rate in (0, 1000], got {fps:g}")
     if args.skeleton is not None:
-        return Source.from_skeleton_file(args.skeleton, fps=args.fps)
+        return Source.from_skeleton_file(args.skeleton, fps=fps)
+    if fps is not None:  # never ignored silently
+        raise ValueError("--fps sets the frame rate of a --skeleton file; a video or camera reports its own")
     if args.video is not None:
         return Source.from_video(args.video, mirror=args.mirror, **common)
     if args.kinect_azure is not None:

@@ -19,13 +19,16 @@ brings it up to date. One writer at a time (no cross-process locking).
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import hashlib
 import io
 import json
 import os
 import re
+import tempfile
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,16 +36,49 @@ from typing import Any
 import numpy as np
 
 from crossglg.atomic import atomic_write
+from crossglg.preprocess import validate_sequence
 
+from .errors import EdgeError
 from .matcher import SupportSet
 from .store_manifest import MANIFEST, SCHEMA_VERSION, ActionEntry, ExemplarEntry, parse_manifest
 
 _SLUG_MAX = 48
+MAX_LABEL_CHARS = 80  # the UI's label inputs take at most this many characters too
 _RESERVED = {"con", "prn", "aux", "nul", "com1", "lpt1", "manifest", "embeddings"}
 
 
 class StoreMismatchError(ValueError):
     """The store was embedded by another model or preprocessing; re-embed it (raw clips are kept)."""
+
+
+class StoreWriteError(EdgeError, OSError):
+    """The store's directory cannot be written (full disk, read-only, permissions): nothing changed.
+
+    Its text is one line naming the store, the reason and what to do; exit code 1 (the command was
+    fine, its surroundings were not).
+    """
+
+    exit_code = 1
+
+
+def _discard(path: Path) -> None:
+    """Remove a file a failed write left, if the file system lets us (never masks the first error)."""
+    with suppress(OSError):
+        path.unlink(missing_ok=True)
+
+
+def _write_error(root: Path, exc: OSError) -> StoreWriteError:
+    reason = exc.strerror or str(exc)
+    hint = {
+        errno.ENOSPC: "free some space there or choose another --store",
+        errno.EDQUOT: "free some space there or choose another --store",
+        errno.EROFS: "it is on a read-only file system: choose another --store",
+        errno.EACCES: "this user may not write there: fix its permissions or choose another --store",
+        errno.EPERM: "this user may not write there: fix its permissions or choose another --store",
+    }.get(exc.errno or 0, "choose another --store or fix the directory")
+    err = StoreWriteError(f"cannot write the support store {root}: {reason} ({hint}); nothing was changed")
+    err.errno = exc.errno
+    return err
 
 
 class AmbiguousActionError(ValueError):
@@ -54,6 +90,26 @@ MATCH_FIELDS = ("any", "label", "slug")
 
 def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def check_label(label: object) -> str:
+    """A label as stored: stripped text of 1..:data:`MAX_LABEL_CHARS` characters with no control
+    characters (newline, tab, NUL, ...), line separators or unpaired surrogates; ValueError otherwise.
+
+    Why bounded: every label and event message carries the label, and a message over the
+    protocol's size limit never reaches a subscriber; a newline breaks one-line listings.
+    """
+    if not isinstance(label, str) or not label.strip():
+        raise ValueError("action label: expected non-empty text")
+    text = label.strip()
+    if len(text) > MAX_LABEL_CHARS:
+        raise ValueError(f"action label: at most {MAX_LABEL_CHARS} characters, got {len(text)} ({text[:20]!r}...)")
+    for i, ch in enumerate(text):
+        if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp"):
+            name = unicodedata.name(ch, "control character")
+            raise ValueError(f"action label {text[:40]!r}: character {i + 1} is U+{ord(ch):04X} ({name.lower()}), "
+                             "which a label cannot hold (use printable text on one line)")  # fmt: skip
+    return text
 
 
 def slugify(label: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
@@ -108,12 +164,14 @@ class Exemplar:
 
 
 def _check_clip(clip: np.ndarray) -> np.ndarray:
-    arr = np.asarray(clip, dtype=np.float32)
+    """The checks training applies (:func:`crossglg.preprocess.validate_sequence`), and T >= 2."""
+    arr = np.asarray(clip)
     if arr.ndim != 4 or arr.shape[2:] != (25, 3) or arr.shape[0] < 2 or arr.shape[1] < 1:
         raise ValueError(f"exemplar clip: expected (T>=2, M>=1, 25, 3), got {arr.shape}")
-    if np.isinf(arr).any():
-        raise ValueError("exemplar clip: contains inf (use NaN for missing joints)")
-    return arr
+    try:
+        return validate_sequence(arr)
+    except ValueError as exc:
+        raise ValueError(f"exemplar clip: {exc}") from None
 
 
 def _check_embedding(emb: np.ndarray, dim: int | None) -> np.ndarray:
@@ -146,7 +204,8 @@ class SupportStore:
             "preprocess_id": preprocess_id, "embedding_dim": None, "embeddings_file": None,
             "created": now_iso(), "actions": [],
         }, {})
-        store._commit(None)
+        with store._writing():
+            store._commit(None)
         return store
 
     @classmethod
@@ -252,11 +311,10 @@ class SupportStore:
         self, label: str, clip: np.ndarray, embedding: np.ndarray, *, fps: float = 30.0,
         timestamps: np.ndarray | None = None, source: str = "",
     ) -> str:
-        """Add a new action with its first exemplar; returns its slug. ``label`` is free text."""
-        if not isinstance(label, str) or not label.strip():
-            raise ValueError("action label: expected non-empty text")
-        slug = slugify(label.strip(), {a["slug"] for a in self._m["actions"]})
-        entry = {"label": label.strip(), "slug": slug, "created": now_iso(), "source": source, "exemplars": []}
+        """Add a new action with its first exemplar; returns its slug. ``label``: see :func:`check_label`."""
+        label = check_label(label)
+        slug = slugify(label, {a["slug"] for a in self._m["actions"]})
+        entry = {"label": label, "slug": slug, "created": now_iso(), "source": source, "exemplars": []}
         self._write_exemplar(entry, clip, embedding, fps, timestamps, source, new_action=True)
         return slug
 
@@ -283,7 +341,6 @@ class SupportStore:
         k = 0
         while (rel := f"exemplars/{entry['slug']}.{k}.npz") in self._emb or (self.root / rel).exists():
             k += 1
-        atomic_write(self.root / rel, _npz_bytes(clip=arr, fps=np.float64(fps), timestamps=ts))
         new_entry = {**entry, "exemplars": [*entry["exemplars"], {
             "file": rel, "created": now_iso(), "source": source, "frames": int(arr.shape[0]), "fps": float(fps),
         }]}
@@ -291,24 +348,33 @@ class SupportStore:
         actions = [*actions, new_entry] if new_action else [new_entry if a["slug"] == entry["slug"] else a
                                                            for a in self._m["actions"]]
         emb_map = {**self._emb, rel: emb}
-        self._commit({**self._m, "actions": actions, "embedding_dim": int(emb.size)}, emb_map)
+        try:
+            with self._writing():
+                atomic_write(self.root / rel, _npz_bytes(clip=arr, fps=np.float64(fps), timestamps=ts))
+                self._commit({**self._m, "actions": actions, "embedding_dim": int(emb.size)}, emb_map)
+        except BaseException:
+            # the manifest was not replaced: the clip is an orphan; on a full disk it holds the
+            # space the next write needs, so it goes now, not at the next successful commit
+            _discard(self.root / rel)
+            raise
 
     def remove_action(self, slug: str) -> None:
         """Remove an action and (after the manifest no longer lists them) its files."""
         act = self.action(slug)
         files = {e.file for e in act.exemplars}
         actions = [a for a in self._m["actions"] if a["slug"] != slug]
-        self._commit({**self._m, "actions": actions}, {f: e for f, e in self._emb.items() if f not in files})
+        with self._writing():
+            self._commit({**self._m, "actions": actions}, {f: e for f, e in self._emb.items() if f not in files})
         for f in files:
             (self.root / f).unlink(missing_ok=True)
 
     def rename_action(self, slug: str, new_label: str) -> None:
         """Change an action's free-text label (its slug and files stay: other references remain valid)."""
         self.action(slug)
-        if not isinstance(new_label, str) or not new_label.strip():
-            raise ValueError("action label: expected non-empty text")
-        actions = [{**a, "label": new_label.strip()} if a["slug"] == slug else a for a in self._m["actions"]]
-        self._commit({**self._m, "actions": actions}, self._emb)
+        new_label = check_label(new_label)
+        actions = [{**a, "label": new_label} if a["slug"] == slug else a for a in self._m["actions"]]
+        with self._writing():
+            self._commit({**self._m, "actions": actions}, self._emb)
 
     def reembed(self, embed_fn: Callable[[np.ndarray], np.ndarray], model_fingerprint: str, preprocess_id: str) -> int:
         """Recompute every embedding from the raw clips with a new model; returns the exemplar count.
@@ -324,15 +390,52 @@ class SupportStore:
                 dim = e.size
                 new[ex.file] = e
         m = {**self._m, "model_fingerprint": model_fingerprint, "preprocess_id": preprocess_id, "embedding_dim": dim}
-        self._commit(m, new)
+        with self._writing():
+            self._commit(m, new)
         return len(new)
+
+    def check_writable(self) -> None:
+        """Raise :class:`StoreWriteError` now if the store's folders cannot take a new file (read-only,
+        permissions): `enroll` asks before recording, not after."""
+        with self._writing():
+            for folder in (self.root, self.root / "exemplars"):
+                folder.mkdir(parents=True, exist_ok=True)
+                fd, name = tempfile.mkstemp(prefix=".write-check.", suffix=".tmp", dir=folder)
+                os.close(fd)
+                os.unlink(name)
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """OSError from the file system -> :class:`StoreWriteError` (one line saying what to do)."""
+        try:
+            yield
+        except StoreWriteError:
+            raise
+        except OSError as exc:
+            raise _write_error(self.root, exc) from exc
 
     def _commit(self, manifest: dict | None, embeddings: dict[str, np.ndarray] | None = None) -> None:
         """Write embeddings (new generation file), then the manifest (commit point), then tidy up."""
         m = dict(manifest or self._m)
         emb = self._emb if embeddings is None else embeddings
         old_emb_file = self._m.get("embeddings_file")
-        if embeddings is not None:
+        try:
+            self._write_files(m, emb, embeddings is not None)
+        except BaseException:
+            # the manifest still names the old embeddings file: the new one is an orphan, remove it now
+            new_file = m.get("embeddings_file")
+            if new_file and new_file != old_emb_file:
+                _discard(self.root / new_file)
+            raise
+        self._m, self._emb = m, emb
+        if old_emb_file and old_emb_file != m["embeddings_file"]:
+            (self.root / old_emb_file).unlink(missing_ok=True)
+        self._tidy()
+
+    def _write_files(self, m: dict, emb: dict[str, np.ndarray], new_embeddings: bool) -> None:
+        """The embeddings generation file (when ``new_embeddings``; sets ``m["embeddings_file"]``),
+        the backup of the current manifest, then the manifest itself (the commit point)."""
+        if new_embeddings:
             gen = 0
             while (self.root / f"embeddings.{gen}.npz").exists():
                 gen += 1
@@ -351,10 +454,6 @@ class SupportStore:
         if mpath.exists():
             atomic_write(self.root / (MANIFEST + ".bak"), mpath.read_bytes())
         atomic_write(mpath, text)
-        self._m, self._emb = m, emb
-        if old_emb_file and old_emb_file != m["embeddings_file"]:
-            (self.root / old_emb_file).unlink(missing_ok=True)
-        self._tidy()
 
     def _tidy(self) -> None:
         """Remove what the committed manifest does not reference (leftovers of interrupted writes)."""
@@ -371,4 +470,4 @@ class SupportStore:
         return f"SupportStore({str(self.root)!r}, actions={len(self._m['actions'])})"
 
 
-__all__ = ["SupportStore", "StoreMismatchError", "Exemplar", "ActionEntry", "ExemplarEntry", "slugify"]
+__all__ = ["SupportStore", "StoreMismatchError", "check_label", "MAX_LABEL_CHARS", "Exemplar", "ActionEntry", "ExemplarEntry", "slugify"]

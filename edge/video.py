@@ -16,7 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SourceError
+from .errors import SourceError, SourceLostError
+
+# what to try when a camera cannot be used (said in the error, so the user knows the next step)
+_CAMERA_HINT = "list cameras with `ls /dev/video*`, pass another --camera N, or try --video FILE"
 
 DEFAULT_FPS = 30.0
 _OPEN_FAILED = object()  # sentinel from the reader thread
@@ -152,11 +155,15 @@ class CameraReader:
             try:
                 item = self._queue.get(timeout=timeout)
             except queue.Empty:
-                what = "did not open or deliver a first frame" if first else "delivered no frame"
-                raise SourceError(f"camera {self.index} {what} within {timeout:.1f} s") from None
+                if first:
+                    raise SourceError(f"camera {self.index} did not open or deliver a first frame within "
+                                      f"{timeout:.1f} s ({_CAMERA_HINT})") from None  # fmt: skip
+                raise SourceLostError(f"camera {self.index} delivered no frame within {timeout:.1f} s "
+                                      "(unplugged, or busy elsewhere? --read-timeout waits longer)") from None  # fmt: skip
             if item is _OPEN_FAILED:
-                raise SourceError(f"cannot open camera {self.index}: no such device, or it is busy or not permitted")
+                raise SourceError(f"cannot open camera {self.index}: no such device, or it is busy or not permitted "
+                                  f"({_CAMERA_HINT})")  # fmt: skip
             if item is None:
-                raise SourceError(f"camera {self.index} stopped delivering frames (unplugged or closed?)")
+                raise SourceLostError(f"camera {self.index} stopped delivering frames (unplugged or closed?)")
             first = False
             yield item

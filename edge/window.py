@@ -172,8 +172,8 @@ def motion_energy(joints: np.ndarray) -> float:
     ok = finite.sum(axis=0) >= 2
     if not ok.any():
         return 0.0
-    with np.errstate(invalid="ignore"):
-        std = np.sqrt(np.nansum(np.nanvar(joints[:, ok], axis=0), axis=-1))
+    with np.errstate(invalid="ignore"):  # float64: any finite float32 coordinates give a finite energy
+        std = np.sqrt(np.nansum(np.nanvar(joints[:, ok].astype(np.float64), axis=0), axis=-1))
     return float(np.percentile(std, 90))
 
 
@@ -240,6 +240,7 @@ class Windower:
             self.ignored_frames += 1
             return None
         j = np.asarray(person.joints, dtype=np.float32)
+        j = np.where(np.isfinite(j), j, np.nan)  # inf from a device = a missing joint, never interpolated
         v = np.nan_to_num(np.asarray(person.visibility, dtype=np.float32), nan=0.0)
         v = np.where(np.isfinite(j).all(axis=-1), v, 0.0)
         if tr.last_j is None or t - tr.last_t > cfg.max_gap_s:

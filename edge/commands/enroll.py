@@ -1,7 +1,8 @@
 """`crossglg-edge enroll LABEL`: record one demonstration, trim it to the moving part, store it.
 
-Camera: a countdown, then ``--seconds`` of recording. Video / skeleton file: the whole file is the
-demonstration (trimmed to motion). The raw clip and its embedding go into the support store; an
+Camera: a countdown, then ``--seconds`` of recording. Video / skeleton file: the whole file (or
+``--start``..``--end`` seconds of it) is the demonstration, trimmed to motion. The store is checked
+for writability before anything is recorded. The raw clip and its embedding go into the support store; an
 existing label gets one more exemplar. (With a runtime already running, enroll through its control
 channel instead, e.g. from the UI: this command writes the store directly.)
 """
@@ -24,18 +25,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("label", metavar="LABEL", help="the action's name (free text)")
     add_source_arguments(parser)
     add_model_arguments(parser)
-    parser.add_argument("--countdown", type=float, default=3.0, metavar="S", help="camera: seconds before recording")
-    parser.add_argument("--seconds", type=float, default=4.0, metavar="S", help="camera: seconds to record")
+    parser.add_argument("--countdown", type=float, default=3.0, metavar="S",
+                        help="camera: seconds before recording (default %(default)s)")  # fmt: skip
+    parser.add_argument("--seconds", type=float, default=4.0, metavar="S",
+                        help="camera: seconds to record (default %(default)s)")  # fmt: skip
+    parser.add_argument("--start", type=float, default=None, metavar="S",
+                        help="video / skeleton file: take the demonstration from S seconds on (default: the start)")  # fmt: skip
+    parser.add_argument("--end", type=float, default=None, metavar="S",
+                        help="video / skeleton file: ... up to S seconds (default: the end)")  # fmt: skip
+
+
+def _check_span(args: argparse.Namespace, live: bool) -> tuple[float, float]:
+    start, end = args.start, args.end
+    if live and (start is not None or end is not None):
+        raise ValueError("--start/--end take part of a video or skeleton file; a camera records --seconds")
+    lo = 0.0 if start is None else start
+    hi = float("inf") if end is None else end
+    if not lo >= 0 or not hi > lo:
+        raise ValueError(f"--start/--end: expected 0 <= start < end seconds, got {start} .. {end}")
+    return lo, hi
 
 
 def run(args: argparse.Namespace) -> int:
     live = args.camera is not None or args.kinect_azure is not None
+    lo, hi = _check_span(args, live)
     rec = EnrollRecorder(args.label, args.countdown if live else 0.0, args.seconds, whole_source=not live)
     with open_model(args.model, threads=args.threads) as engine:
         store = open_support_store(args.store or default_store_dir(), engine)
+        store.check_writable()  # a read-only store is said now, before anyone performs the action
         source = source_from_args(args)
+        last = None
         with source:
             for frame in source:
+                last = frame.timestamp_s
+                if frame.timestamp_s < lo:
+                    continue
+                if frame.timestamp_s > hi:
+                    break
                 for p in rec.feed(frame):
                     if live and p.phase == "countdown":
                         print(f"{p.label}: recording in {p.seconds_left:.0f} ...", file=sys.stderr, flush=True)
@@ -44,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
                 if rec.finished:
                     break
         rec.stop()
+        if last is not None and last < lo:
+            raise ValueError(f"--start {lo:g} s: the recording ends at {last:.2f} s")
         clip, fps, (start, stop) = rec.result()
         what = f"camera {args.camera}" if live else (args.video or args.skeleton or "kinect")
         slug, created = store_demonstration(store, engine, preprocess_config_for(engine.meta), rec.label, clip, fps,

@@ -8,13 +8,16 @@ Textual UI runs in the foreground, subscribed to the publisher and using the con
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import signal
 import sys
 import threading
 from contextlib import ExitStack
 
+from ..console import native_quiet
 from ..control import DEFAULT_CONTROL_ENDPOINT, ControlConfig, ControlServer
+from ..errors import EXIT_RUNTIME, EdgeError
 from ..matcher import MatcherConfig
 from ..pipeline import Pipeline, PipelineConfig, RunResult
 from ..publisher import DEFAULT_ENDPOINT, Publisher, PublisherConfig
@@ -45,15 +48,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--control", default=DEFAULT_CONTROL_ENDPOINT, metavar="ENDPOINT",
                    help=f"control channel for the UI / scripts (default {DEFAULT_CONTROL_ENDPOINT}; 'off' disables)")  # fmt: skip
     g.add_argument("--name", default=None, help="source name used in topics (default: from the source)")
-    g.add_argument("--threshold", type=float, default=MatcherConfig.threshold, help="open-set: minimum cosine")
-    g.add_argument("--margin", type=float, default=MatcherConfig.margin, help="open-set: minimum top-1 minus top-2")
+    g.add_argument("--threshold", type=float, default=MatcherConfig.threshold, help="open-set: minimum cosine (default %(default)s)")
+    g.add_argument("--margin", type=float, default=MatcherConfig.margin, help="open-set: minimum top-1 minus top-2 (default %(default)s)")
     g.add_argument("--no-center", action="store_true",
                    help="match by raw cosine even when the model carries an embedding centre")  # fmt: skip
-    g.add_argument("--window", type=int, default=WindowConfig.frames, metavar="FRAMES", help="window length at 30 fps")
-    g.add_argument("--stride", type=int, default=WindowConfig.stride, metavar="FRAMES", help="frames between decisions")
+    g.add_argument("--window", type=int, default=WindowConfig.frames, metavar="FRAMES", help="window length at 30 fps (default %(default)s)")
+    g.add_argument("--stride", type=int, default=WindowConfig.stride, metavar="FRAMES", help="frames between decisions (default %(default)s)")
     pace = g.add_mutually_exclusive_group()
     pace.add_argument("--realtime", action="store_true", help="replay files at their frame rate (default with the UI)")
     pace.add_argument("--fast", action="store_true", help="replay files as fast as possible (default when headless)")
+    g.add_argument("--wait-subscribers", type=int, default=0, metavar="N",
+                   help="scripted runs: start the source only once N subscribers receive labels, so a listener "
+                        "started just before loses none (default %(default)s: start at once)")  # fmt: skip
+    g.add_argument("--wait-timeout", type=float, default=30.0, metavar="S",
+                   help="with --wait-subscribers: fail (exit 1) if they are not there after S seconds "
+                        "(default %(default)s)")  # fmt: skip
     g.add_argument("--server-key", default=None, metavar="FILE",
                    help="CURVE secret key (.key_secret) for the publisher and control channel")  # fmt: skip
     g.add_argument("--insecure", action="store_true", help="allow non-loopback endpoints without CURVE")
@@ -77,8 +86,12 @@ def build_pipeline(args: argparse.Namespace, stack: ExitStack) -> tuple[Pipeline
         window=WindowConfig(frames=args.window, stride=args.stride),
         matcher=MatcherConfig(threshold=args.threshold, margin=args.margin, use_center=not args.no_center),
     )
+    if args.wait_subscribers < 0 or not args.wait_timeout > 0:
+        raise ValueError(f"--wait-subscribers must be >= 0 and --wait-timeout > 0, got {args.wait_subscribers} "
+                         f"and {args.wait_timeout}")  # fmt: skip
     pub_cfg = PublisherConfig(endpoint=args.pub, source=source_name(args, source.name), model_id=engine.meta.model_id,
-                              backend=engine.backend, curve_secret_key=args.server_key, insecure=args.insecure)  # fmt: skip
+                              backend=engine.backend, curve_secret_key=args.server_key, insecure=args.insecure,
+                              count_subscribers=args.wait_subscribers > 0)  # fmt: skip
     publisher = stack.enter_context(_bind(Publisher, pub_cfg))
     pipeline = Pipeline(source, engine, store, publisher, cfg)
     control = None
@@ -97,6 +110,23 @@ def _bind(cls, cfg):
         raise ValueError(f"cannot bind {cfg.endpoint}: {exc} (another runtime running? use --pub)") from None
 
 
+def wait_for_subscribers(pipeline: Pipeline, n: int, timeout_s: float) -> None:
+    """Hold the start until ``n`` subscribers receive labels (``--wait-subscribers``); EdgeError on timeout."""
+    pub = pipeline.publisher
+    print(f"crossglg-edge run: waiting for {n} subscriber(s) on {pub.endpoint} (at most {timeout_s:g} s)",
+          file=sys.stderr, flush=True)  # fmt: skip
+    have = pub.wait_for_subscribers(n, timeout_s)
+    if have < n:
+        raise SubscriberTimeout(f"{have} of {n} subscriber(s) on {pub.endpoint} after {timeout_s:g} s "
+                                "(start them first, e.g. `crossglg-edge listen`, or raise --wait-timeout)")  # fmt: skip
+
+
+class SubscriberTimeout(EdgeError):
+    """``--wait-subscribers``: the subscribers did not come (a runtime failure, exit 1)."""
+
+    exit_code = EXIT_RUNTIME
+
+
 def _run_headless(pipeline: Pipeline) -> RunResult:
     def on_signal(signum, _frame) -> None:
         pipeline.stop("stopped")
@@ -107,19 +137,40 @@ def _run_headless(pipeline: Pipeline) -> RunResult:
     return pipeline.run()
 
 
-def _run_with_ui(args: argparse.Namespace, pipeline: Pipeline, control: ControlServer | None) -> RunResult | None:
-    """Run the Textual UI in the foreground; None when this build has no UI (caller runs headless)."""
+def ui_terminal_fd() -> int | None:
+    """The descriptor the UI draws on: stderr if it is a terminal, else stdout if it is one (``run
+    ... 2>log``); None when there is no keyboard (stdin) or no terminal to draw on."""
+    if not _isatty(0):
+        return None
+    return next((fd for fd in (2, 1) if _isatty(fd)), None)
+
+
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
+
+
+def _run_with_ui(args: argparse.Namespace, pipeline: Pipeline, control: ControlServer | None,
+                 fd: int) -> RunResult | None:  # fmt: skip
+    """Run the Textual UI in the foreground on terminal ``fd``; None when this build has no UI.
+
+    The UI draws on its own duplicate of ``fd`` while fd 2 points at /dev/null (unless
+    ``--verbose``): native library lines can then never land on the screen, whoever prints them.
+    """
     try:
         from ..ui.app import run_ui  # type: ignore[import-not-found]
     except ImportError:
         return None
-    pipeline.start()
-    try:
-        run_ui(pub=pipeline.publisher.endpoint, control=None if control is None else control.endpoint,
-               source=pipeline.publisher.config.source, server_key=args.server_key)  # fmt: skip
-    finally:
-        pipeline.stop("stopped")
-    return pipeline.wait()
+    with open(os.dup(fd), "w", encoding="utf-8", errors="replace") as screen, native_quiet():
+        pipeline.start()
+        try:
+            run_ui(pub=pipeline.publisher.endpoint, control=None if control is None else control.endpoint,
+                   source=pipeline.publisher.config.source, server_key=args.server_key, output=screen)  # fmt: skip
+        finally:
+            pipeline.stop("stopped")
+        return pipeline.wait()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -132,11 +183,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"crossglg-edge run: {pipeline.source.name} -> {pipeline.engine.meta.model_id} "
               f"({pipeline.engine.backend}), {n} action(s) enrolled; {where}", file=sys.stderr)  # fmt: skip
         result = None
-        if not args.headless and not (sys.stdin.isatty() and sys.stdout.isatty()):
-            print("crossglg-edge run: no terminal for the UI; running headless (pass --headless to say so)",
-                  file=sys.stderr)  # fmt: skip
-        elif not args.headless:
-            result = _run_with_ui(args, pipeline, control)
+        fd = None if args.headless else ui_terminal_fd()
+        if args.wait_subscribers and fd is not None:
+            raise ValueError("--wait-subscribers is for headless runs (--headless); the UI watches from the start")
+        if args.wait_subscribers:
+            wait_for_subscribers(pipeline, args.wait_subscribers, args.wait_timeout)
+        if not args.headless and fd is None:
+            print("crossglg-edge run: no terminal for the UI (stdin, and stderr or stdout, must be one); "
+                  "running headless (pass --headless to say so)", file=sys.stderr)  # fmt: skip
+        elif fd is not None:
+            result = _run_with_ui(args, pipeline, control, fd)
             if result is None:
                 print("crossglg-edge run: the terminal UI is not available in this build; running headless "
                       "(watch with `crossglg-edge listen`)", file=sys.stderr)  # fmt: skip

@@ -8,10 +8,12 @@ on the UI loop waits on the network, and nothing in the UI can slow the runtime 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
+from typing import TextIO
 
 import zmq
 from textual import work
@@ -51,6 +53,7 @@ class CrossGLGApp(App[int]):
     ``clock`` (monotonic seconds) and ``wall_clock`` (epoch seconds) can be frozen by tests;
     ``start_feed=False`` builds the app without sockets or timers (messages then come through
     :meth:`ingest`; control requests happen only when the user asks): a frozen view for snapshots.
+    ``output``: a terminal file to draw on instead of ``sys.__stderr__`` (Linux; see :func:`run_ui`).
     """
 
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute: subclasses elsewhere find it too
@@ -83,8 +86,9 @@ class CrossGLGApp(App[int]):
         start_feed: bool = True,
         server_key: str | None = None,
         client_key: str | None = None,
+        output: TextIO | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(driver_class=_driver_drawing_on(output) if output is not None else None)
         self.connect, self.source = connect, source
         # CURVE: the same server key protects the stream and the control channel of one runtime
         self._curve = {"server_public_key": server_key, "client_secret_key": client_key} if server_key else {}
@@ -231,12 +235,18 @@ class CrossGLGApp(App[int]):
         out.append((self.connect + (f" [{self.source}]" if self.source else ""), "idle"))
         return out
 
+    def runtime_error(self) -> str | None:
+        """The runtime's error when its heartbeat says it stopped on one (else None)."""
+        error = self.state.status.get("error")
+        return error if self.state.status.get("state") == "error" and isinstance(error, str) and error else None
+
     def redraw(self) -> None:
         """Push the state into every widget (they render on the next frame)."""
         self._last_redraw = time.monotonic()
         try:
             self.query_one(Badges).show(self.badges())
-            self.query_one(CurrentAction).show(self.state.primary(), self.stale, self.state.last_rx is not None)
+            self.query_one(CurrentAction).show(self.state.primary(), self.stale, self.state.last_rx is not None,
+                                               self.runtime_error())  # fmt: skip
             self.query_one("#fps", Meter).show(self.state.fps)
             self.query_one("#latency", Meter).show(self.state.latency_ms)
             for widget in (ScoreBars, EventLog, SkeletonView):
@@ -337,7 +347,8 @@ def run_ui(connect: str | None = None, control: str | None = None, *, pub: str |
 
     ``connect``: the label stream (``pub`` is accepted as another name for it); ``control``: the
     runtime's control endpoint or None; ``opts``: :class:`CrossGLGApp` keyword options (``source``,
-    ``server_key``, ``client_key``, ``stale_after``, ``countdown_s``, ``max_seconds``, ...).
+    ``server_key``, ``client_key``, ``stale_after``, ``countdown_s``, ``max_seconds``, ``output``:
+    the terminal to draw on when it is not stderr, e.g. stdout for ``run ... 2>log``, ...).
     """
     endpoint = connect or pub
     if not endpoint:
@@ -348,6 +359,29 @@ def run_ui(connect: str | None = None, control: str | None = None, *, pub: str |
     app = CrossGLGApp(endpoint, control, **opts)
     app.run()
     return int(app.return_code or 0)
+
+
+def _driver_drawing_on(output: TextIO) -> type | None:
+    """A Textual Linux driver that writes the screen to ``output`` (and sizes itself from it)
+    instead of ``sys.__stderr__``; None where that driver does not exist (then the default)."""
+    try:
+        from textual.drivers.linux_driver import LinuxDriver
+    except ImportError:
+        return None
+
+    class OutputDriver(LinuxDriver):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self._file = output  # Textual's writer thread takes its file from here at start
+
+        def _get_terminal_size(self) -> tuple[int, int]:
+            try:
+                size = os.get_terminal_size(output.fileno())
+                return size.columns or 80, size.lines or 25
+            except (OSError, ValueError):
+                return super()._get_terminal_size()
+
+    return OutputDriver
 
 
 def check_endpoint(endpoint: str, what: str) -> None:

@@ -120,8 +120,21 @@ class CurrentAction(Vertical):
         yield Digits("", id="action-score")
         yield TextLine(id="action-detail")
 
-    def show(self, view: TrackView | None, stale: bool, heard: bool = True) -> None:
-        """``heard``: anything received yet (else the stream has not been reached)."""
+    def show(self, view: TrackView | None, stale: bool, heard: bool = True, error: str | None = None) -> None:
+        """``heard``: anything received yet (else the stream has not been reached); ``error``: the
+        runtime stopped with this error (shown here, where the eye is, with what to do next)."""
+        self.set_class(error is not None, "-error")
+        if error is not None:
+            self.query_one("#action-label", BigLabel).show("stopped", "bold red")
+            digits = self.query_one("#action-score", Digits)
+            if digits.value:
+                digits.update("")
+            detail = Text(justify="center")
+            detail.append("the runtime stopped: ", style="bold red")
+            detail.append(error)
+            detail.append("\npress q to quit, fix the cause and start it again", style="italic")
+            self.query_one("#action-detail", TextLine).set(detail)
+            return
         label_w = self.query_one("#action-label", BigLabel)
         if view is None:
             title, style = ("no person", STATE_STYLE["no_person"]) if heard else ("waiting for the stream", "grey50")

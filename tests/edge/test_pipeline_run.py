@@ -10,7 +10,7 @@ import pytest
 from runtime_helpers import collect, playlist, sync, utd
 
 from edge.client import subscribe
-from edge.errors import SourceError
+from edge.errors import SourceLostError
 from edge.pipeline import Pipeline, PipelineConfig
 from edge.publisher import Publisher, PublisherConfig
 from edge.runtime import open_model, open_support_store
@@ -26,7 +26,7 @@ class DyingCamera(RecordingSource):
     def _frames(self):
         for i, frame in enumerate(super()._frames()):
             if i == 40:
-                raise SourceError("camera 0 delivered no frame within 3.0 s")
+                raise SourceLostError("camera 0 delivered no frame within 3.0 s")
             yield frame
 
 
