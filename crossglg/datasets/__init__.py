@@ -9,14 +9,14 @@ y up, missing joints NaN (see ``crossglg.preprocess`` for what the model sees).
 Main entry points:
 
 - :func:`scan_dataset` ``(name, root) -> (list[Sample], list[Skipped])`` for ``ntu``, ``utd_mhad``,
-  ``nw_ucla``, ``gtu3d``, ``irds``, ``kinder_gator``, ``kard``, ``florence``; :func:`scan_many` for several; cached on disk
-  (:class:`SkeletonCache`, ``$CROSSGLG_CACHE``).
+  ``nw_ucla``, ``gtu3d``, ``irds``, ``kinder_gator``, ``kard``, ``florence``, ``sbu`` (two people,
+  M = 2); :func:`scan_many` for several; cached on disk (:class:`SkeletonCache`, ``$CROSSGLG_CACHE``).
 - :class:`Sample` (``name``, ``dataset``, ``label`` 0-based, ``subject``, ``fps``, ``path``, ``meta``,
   ``frames``; ``load()`` -> array; ``key`` -> ``(dataset, label)``).
 - Per-format readers: :func:`read_ntu_skeleton` / :func:`read_ntu_skeleton_full` (with colour and
   depth pixel coordinates and tracking states), :func:`read_utd_mat`, :func:`read_nwucla_json`,
   :func:`read_gtu_txt`, :func:`read_irds_csv`, :func:`read_kinder_gator_csv`, :func:`read_kard_txt`,
-  :func:`read_florence_txt`, and for preprocessed NTU :func:`read_pyskl_pickle`
+  :func:`read_florence_txt`, :func:`read_sbu_txt`, and for preprocessed NTU :func:`read_pyskl_pickle`
   (trusted files only) and :func:`read_ctrgcn_npz`.
 - Class names: :data:`CLASS_NAMES` per dataset, :func:`class_name`.
 """
@@ -35,6 +35,7 @@ from .ntu import (
 from .readers import read_gtu_txt, read_irds_csv, read_nwucla_json, read_utd_mat
 from .readers_openni import read_florence_txt, read_kard_txt
 from .sample import FormatError, Sample, Skipped
+from .sbu import read_sbu_txt
 from .scan import DEFAULT_SUBDIRS, SPECS, scan_dataset, scan_many
 
 __all__ = [
@@ -43,4 +44,5 @@ __all__ = [
     "parse_ntu_name", "read_ctrgcn_npz", "read_gtu_txt", "read_irds_csv", "read_ntu_skeleton",
     "read_ntu_skeleton_full", "read_nwucla_json", "read_pyskl_pickle", "read_utd_mat", "scan_dataset", "scan_many",
     "kinder_gator_timestamps", "read_florence_txt", "read_kard_txt", "read_kinder_gator_csv",
+    "read_sbu_txt",
 ]  # fmt: skip

@@ -20,6 +20,7 @@ irds        ``Sub_Date_Gesture_Rep_Correct_Pos.csv`` stem / Gesture / Sub
 kinder_gator ``{Adults,Children}/POSE-pPID_NN-Motion-TS.csv`` stem / index of Motion in KINDER_GATOR_MOTIONS / PID
 kard        ``aAA_sSS_eEE_realworld.txt``           ``aAA_sSS_eEE`` / AA-1 / SS
 florence    ``aAA_sS_idN.txt``                      stem / AA-1 / S
+sbu         ``sAAsBB/CC/NNN/skeleton_pos.txt``      ``sAAsBB/CC/NNN`` / CC-1 / pair 100*min+max (M = 2)
 =========== ====================================== ========================================
 """
 
@@ -42,6 +43,7 @@ from .ntu import parse_ntu_name, read_ntu_skeleton
 from .readers import read_gtu_txt, read_irds_csv, read_nwucla_json, read_utd_mat
 from .readers_openni import read_florence_txt, read_kard_txt
 from .sample import FormatError, Sample, Skipped
+from .sbu import read_sbu_txt, sbu_name
 
 NameInfo = tuple[str, int, "int | None", dict]  # sample name, label, subject, meta
 
@@ -168,6 +170,7 @@ SPECS: dict[str, DatasetSpec] = {
     "kinder_gator": DatasetSpec("POSE-*.csv", _kinder_gator_name, read_kinder_gator_csv, "kinder-gator-csv/1"),
     "kard": DatasetSpec("*_realworld.txt", _kard_name, read_kard_txt, "kard-txt/1;x-negated"),
     "florence": DatasetSpec("a*_s*_id*.txt", _florence_name, read_florence_txt, "florence-txt/1"),
+    "sbu": DatasetSpec("skeleton_pos.txt", sbu_name, read_sbu_txt, "sbu-txt/1;mm;M=2"),
 }
 
 
@@ -238,6 +241,7 @@ DEFAULT_SUBDIRS: dict[str, str] = {
     "kinder_gator": "kinder_gator",
     "kard": "kard",
     "florence": "florence",
+    "sbu": "sbu",
 }
 
 
