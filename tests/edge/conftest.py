@@ -82,3 +82,26 @@ def windows() -> np.ndarray:
         seq = (base + drift + np.array([0.0, 1.0, 3.0])).astype(np.float32)  # (T, M, V, 3), metres
         out.append(preprocess(seq, cfg))
     return np.stack(out).astype(np.float32)
+
+
+@pytest.fixture(autouse=True)
+def published_messages_follow_the_json_schema(monkeypatch: pytest.MonkeyPatch):
+    """Every message a Subscription accepts in a tests/edge test is checked against the shipped JSON
+    Schema files (edge/schemas). Violations are collected, not raised where they happen (a UI feed
+    thread would swallow the error), and fail the test at teardown."""
+    from schema_check import schema_errors
+
+    from edge.client import Subscription
+
+    accept = Subscription._accept
+    violations: list[str] = []
+
+    def checked(self: Subscription, frames: list[bytes]):
+        msg = accept(self, frames)
+        if msg is not None:
+            violations.extend(f"{msg.topic} seq {msg.seq}: {e}" for e in schema_errors(msg.topic, msg.payload))
+        return msg
+
+    monkeypatch.setattr(Subscription, "_accept", checked)
+    yield
+    assert not violations, f"{len(violations)} published message(s) violate the JSON schema: {violations[:5]}"
