@@ -10,13 +10,15 @@ Main entry points:
 
 - :func:`scan_dataset` ``(name, root) -> (list[Sample], list[Skipped])`` for ``ntu``, ``utd_mhad``,
   ``nw_ucla``, ``gtu3d``, ``irds``, ``kinder_gator``, ``kard``, ``florence``, ``sbu`` (two people,
-  M = 2); :func:`scan_many` for several; cached on disk (:class:`SkeletonCache`, ``$CROSSGLG_CACHE``).
+  M = 2), ``msrc12`` (one sample per tagged instance of a long recording); :func:`scan_many` for
+  several; cached on disk (:class:`SkeletonCache`, ``$CROSSGLG_CACHE``).
 - :class:`Sample` (``name``, ``dataset``, ``label`` 0-based, ``subject``, ``fps``, ``path``, ``meta``,
   ``frames``; ``load()`` -> array; ``key`` -> ``(dataset, label)``).
 - Per-format readers: :func:`read_ntu_skeleton` / :func:`read_ntu_skeleton_full` (with colour and
   depth pixel coordinates and tracking states), :func:`read_utd_mat`, :func:`read_nwucla_json`,
   :func:`read_gtu_txt`, :func:`read_irds_csv`, :func:`read_kinder_gator_csv`, :func:`read_kard_txt`,
-  :func:`read_florence_txt`, :func:`read_sbu_txt`, and for preprocessed NTU :func:`read_pyskl_pickle`
+  :func:`read_florence_txt`, :func:`read_sbu_txt`, :func:`read_msrc12_csv` (a whole recording; its clips
+  come from :func:`msrc12_clips`), and for preprocessed NTU :func:`read_pyskl_pickle`
   (trusted files only) and :func:`read_ctrgcn_npz`.
 - Class names: :data:`CLASS_NAMES` per dataset, :func:`class_name`.
 """
@@ -24,6 +26,7 @@ Main entry points:
 from .cache import CACHE_ENV, SkeletonCache, default_cache_dir
 from .classes import CLASS_NAMES, DATASETS, FPS, NTU60_CLASSES, NTU120_CLASSES, class_name
 from .kinder_gator import kinder_gator_timestamps, read_kinder_gator_csv
+from .msrc12 import msrc12_clips, read_msrc12_csv, read_tagstream
 from .ntu import (
     NtuSkeleton,
     parse_ntu_name,
@@ -44,5 +47,5 @@ __all__ = [
     "parse_ntu_name", "read_ctrgcn_npz", "read_gtu_txt", "read_irds_csv", "read_ntu_skeleton",
     "read_ntu_skeleton_full", "read_nwucla_json", "read_pyskl_pickle", "read_utd_mat", "scan_dataset", "scan_many",
     "kinder_gator_timestamps", "read_florence_txt", "read_kard_txt", "read_kinder_gator_csv",
-    "read_sbu_txt",
+    "msrc12_clips", "read_msrc12_csv", "read_sbu_txt", "read_tagstream",
 ]  # fmt: skip

@@ -21,6 +21,7 @@ kinder_gator ``{Adults,Children}/POSE-pPID_NN-Motion-TS.csv`` stem / index of Mo
 kard        ``aAA_sSS_eEE_realworld.txt``           ``aAA_sSS_eEE`` / AA-1 / SS
 florence    ``aAA_sS_idN.txt``                      stem / AA-1 / S
 sbu         ``sAAsBB/CC/NNN/skeleton_pos.txt``      ``sAAsBB/CC/NNN`` / CC-1 / pair 100*min+max (M = 2)
+msrc12      ``PA_B_C[A]_pNN.csv`` + ``.tagstream``  ``<stem>#<k>`` per tag (one clip each) / G-1 / NN
 =========== ====================================== ========================================
 """
 
@@ -39,6 +40,7 @@ from crossglg.skeleton.layouts import NTU25
 from .cache import SkeletonCache
 from .classes import CLASS_NAMES, FPS, KINDER_GATOR_GROUPS, KINDER_GATOR_MOTIONS, NW_UCLA_ACTION_CODES
 from .kinder_gator import read_kinder_gator_csv
+from .msrc12 import msrc12_name, msrc12_samples, read_msrc12_csv
 from .ntu import parse_ntu_name, read_ntu_skeleton
 from .readers import read_gtu_txt, read_irds_csv, read_nwucla_json, read_utd_mat
 from .readers_openni import read_florence_txt, read_kard_txt
@@ -48,15 +50,24 @@ from .sbu import read_sbu_txt, sbu_name
 NameInfo = tuple[str, int, "int | None", dict]  # sample name, label, subject, meta
 
 
+ClipInfo = tuple[str, int, "int | None", dict, slice]  # NameInfo of one sample + its frames in the file
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     """How to find, name and read one dataset's files. ``version`` keys the cache: bump it when
-    the reader's output changes."""
+    the reader's output changes.
+
+    ``clips`` is for files holding several samples (MSRC-12's long recordings): given the file and
+    its :data:`NameInfo`, it returns one :data:`ClipInfo` per sample. The file is read (and cached)
+    once as a whole; each sample is its ``frames`` slice with empty frames trimmed at both ends.
+    """
 
     pattern: str
     parse_name: Callable[[Path, Path], NameInfo]
     read: Callable[[Path], np.ndarray]
     version: str
+    clips: Callable[[Path, NameInfo], list[ClipInfo]] | None = None
 
 
 def _ntu_name(path: Path, root: Path) -> NameInfo:
@@ -171,6 +182,7 @@ SPECS: dict[str, DatasetSpec] = {
     "kard": DatasetSpec("*_realworld.txt", _kard_name, read_kard_txt, "kard-txt/1;x-negated"),
     "florence": DatasetSpec("a*_s*_id*.txt", _florence_name, read_florence_txt, "florence-txt/1"),
     "sbu": DatasetSpec("skeleton_pos.txt", sbu_name, read_sbu_txt, "sbu-txt/1;mm;M=2"),
+    "msrc12": DatasetSpec("P*_p*.csv", msrc12_name, read_msrc12_csv, "msrc12-csv/1", clips=msrc12_samples),
 }
 
 
@@ -210,25 +222,45 @@ def scan_dataset(
             skipped.append(Skipped(str(path), f"{path}: unexpected file name: {exc}"))
             continue
         load = partial(cache.load, path, spec.version, spec.read)
-        if lazy:
-            source: np.ndarray | Callable[[], np.ndarray] = load
-        else:
-            try:
-                source = load()
+        try:
+            parts: list[ClipInfo] = (
+                [(sample_name, label, subject, meta, slice(None))] if spec.clips is None
+                else spec.clips(path, (sample_name, label, subject, meta))
+            )  # fmt: skip
+            whole = None if lazy else load()
+        except FormatError as exc:
+            skipped.append(Skipped(str(path), str(exc)))
+            continue
+        except OSError as exc:
+            skipped.append(Skipped(str(path), f"{path}: cannot read: {exc}"))
+            continue
+        for part_name, part_label, part_subject, part_meta, frames in parts:
+            source: np.ndarray | Callable[[], np.ndarray]
+            if whole is None:
+                source = load if spec.clips is None else partial(_load_clip, load, frames)
+            else:
+                source = whole if spec.clips is None else _trimmed(whole[frames])
                 if not np.isfinite(source).any():
-                    raise FormatError(path, "no valid joint in any frame")
-            except FormatError as exc:
-                skipped.append(Skipped(str(path), str(exc)))
-                continue
-            except OSError as exc:
-                skipped.append(Skipped(str(path), f"{path}: cannot read: {exc}"))
-                continue
-        samples.append(
-            Sample(name=sample_name, dataset=name, label=label, subject=subject, fps=FPS[name],
-                   path=str(path), source=source, meta=meta)  # fmt: skip
-        )
+                    what = "no valid joint in any frame" if spec.clips is None else f"{part_name}: no valid joint in its frames"
+                    skipped.append(Skipped(str(path), str(FormatError(path, what))))
+                    continue
+            samples.append(
+                Sample(name=part_name, dataset=name, label=part_label, subject=part_subject, fps=FPS[name],
+                       path=str(path), source=source, meta=part_meta)  # fmt: skip
+            )
     samples.sort(key=lambda s: s.name)
     return samples, skipped
+
+
+def _trimmed(seq: np.ndarray) -> np.ndarray:
+    """``(T, M, 25, 3)`` without the empty (all-NaN) frames at either end."""
+    valid = np.flatnonzero(np.isfinite(seq).any(axis=(1, 2, 3)))
+    return seq[valid[0] : valid[-1] + 1] if valid.size else seq[:0]
+
+
+def _load_clip(load: Callable[[], np.ndarray], frames: slice) -> np.ndarray:
+    """Lazy clip: the whole file through ``load`` (the cache), then :func:`_trimmed` ``[frames]``."""
+    return _trimmed(load()[frames])
 
 
 # Default sub-folders of a data root laid out like ../shared/data (tests, benchmarks, the CLI's --data-root).
@@ -242,6 +274,7 @@ DEFAULT_SUBDIRS: dict[str, str] = {
     "kard": "kard",
     "florence": "florence",
     "sbu": "sbu",
+    "msrc12": "msrc12",
 }
 
 

@@ -32,7 +32,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 
 # Number of classes each shipped dataset must describe.
 EXPECTED_CLASS_COUNTS: dict[str, int] = {"ntu120": 120, "utd_mhad": 27, "nw_ucla": 10, "gtu3d": 14, "irds": 9,
-                                         "sbu": 8,
+                                         "sbu": 8, "msrc12": 12,
                                          "kinder_gator": 58, "kard": 18, "florence": 9}  # fmt: skip
 
 

@@ -33,6 +33,7 @@ EXPECTED_IDS: dict[str, tuple[str, ...]] = {
     "gtu3d": tuple(str(i) for i in range(1, 15)),
     "irds": tuple(str(i) for i in range(9)),
     "sbu": tuple(f"{i:02d}" for i in range(1, 9)),  # interaction folders 01..08
+    "msrc12": tuple(f"G{i}" for i in range(1, 13)),
     "kinder_gator": KINDER_GATOR_MOTIONS,  # the motion as spelled in the file names
     "kard": tuple(f"a{i:02d}" for i in range(1, 19)),
     "florence": tuple(f"a{i:02d}" for i in range(1, 10)),

@@ -27,7 +27,7 @@ from crossglg.datasets import (
 
 EXPECTED_COUNTS = {"ntu": 1, "utd_mhad": 861, "nw_ucla": 1484, "gtu3d": 508, "irds": 188,
                    "kinder_gator": 1159, "kard": 540, "florence": 215,
-                   "sbu": 282}  # fmt: skip
+                   "sbu": 282, "msrc12": 617}  # fmt: skip
 
 
 def _utd_subset(data_dir: Path, dst: Path, names: list[str]) -> Path:
@@ -149,7 +149,7 @@ def test_class_tables() -> None:
     assert NTU120_CLASSES[119].startswith("finger-guessing game")
     assert {k: len(v) for k, v in CLASS_NAMES.items()} == {"ntu": 120, "utd_mhad": 27, "nw_ucla": 10, "gtu3d": 14, "irds": 9,
                                                           "kinder_gator": 58, "kard": 18, "florence": 9,
-                                                          "sbu": 8}  # fmt: skip
+                                                          "sbu": 8, "msrc12": 12}  # fmt: skip
     for names in CLASS_NAMES.values():
         assert len(set(names)) == len(names)
 
@@ -178,5 +178,5 @@ def test_full_real_scan(data_dir: Path, tmp_path_factory: pytest.TempPathFactory
     assert {s.subject for s in out["gtu3d"]} == {None}
     assert len({s.subject for s in out["kinder_gator"]}) == 20
     assert {s.subject for s in out["kard"]} == {s.subject for s in out["florence"]} == set(range(1, 11))
-    assert len({s.subject for s in out["sbu"]}) == 13
+    assert len({s.subject for s in out["sbu"]}) == 13 and {s.subject for s in out["msrc12"]} == {1, 2, 3}
     assert out["ntu"][0].name == "S001C001P001R001A001" and out["ntu"][0].label == 0
