@@ -140,7 +140,7 @@ class ControlServer:
         check_exposure(
             cfg.endpoint, cfg.curve_secret_key is not None, cfg.insecure,
             f"control: {cfg.endpoint} is reachable beyond this machine and CURVE is off: anyone on the "
-            "network could enroll or delete actions. Pass CURVE keys or --insecure.",
+            "network could enroll or delete actions",
         )  # fmt: skip
         try:
             self._server = ServerSocket(

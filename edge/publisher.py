@@ -73,7 +73,7 @@ class Publisher:
         check_exposure(
             cfg.endpoint, cfg.curve_secret_key is not None, cfg.insecure,
             f"publisher: {cfg.endpoint} is reachable beyond this machine and CURVE is off: anyone on the "
-            "network can read the labels. Pass CURVE keys (curve_secret_key) or insecure=True / --insecure.",
+            "network can read the labels",
         )  # fmt: skip
         # XPUB (only when asked) hands us every subscription: how scripted runs wait for their listeners
         kind, options = (zmq.XPUB, {zmq.SNDHWM: cfg.sndhwm, zmq.XPUB_VERBOSE: 1}) if cfg.count_subscribers else (

@@ -3,7 +3,8 @@
 Both follow one rule and one lifecycle, kept here once:
 
 - exposure: an endpoint reachable beyond this machine needs CURVE keys, else ``ValueError``, unless
-  the caller passed ``insecure`` (then a warning and an ``INSECURE`` log line);
+  the caller passed ``insecure`` (then an :class:`InsecureEndpointWarning` and the same text as an
+  ``INSECURE`` log line, which is what the command line shows);
 - setup: LINGER 0 (closing never blocks on unsent messages), socket options, optional CURVE server
   keys with an authenticator thread restricting clients to a directory of ``.key`` files, bind;
   anything failing on the way closes what was opened and re-raises;
@@ -12,6 +13,7 @@ Both follow one rule and one lifecycle, kept here once:
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import warnings
 from collections.abc import Mapping
@@ -23,31 +25,48 @@ from .keys import load_secret
 
 log = logging.getLogger(__name__)
 
-_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+_LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
+
+
+class InsecureEndpointWarning(UserWarning):
+    """A server socket was bound beyond loopback without CURVE because the caller said ``insecure``."""
 
 
 def is_local_endpoint(endpoint: str) -> bool:
-    """True for ``ipc://``, ``inproc://`` and ``tcp://`` on a loopback address."""
+    """True for ``ipc://``, ``inproc://`` and ``tcp://`` on a loopback address (``127.0.0.0/8``,
+    ``::1``, ``localhost``). Anything else (``*``, ``0.0.0.0``, an interface name, a host name,
+    ``127.0.0.1.example.com``) counts as reachable from the network."""
     scheme, _, rest = endpoint.partition("://")
     if scheme in ("ipc", "inproc"):
         return True
     if scheme != "tcp":
         return False
     host = rest.rsplit(":", 1)[0]
-    return host in _LOOPBACK_HOSTS or host.startswith("127.")
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def check_exposure(endpoint: str, secure: bool, insecure: bool, message: str) -> None:
-    """Refuse (``ValueError(message)``) a non-local endpoint without CURVE unless ``insecure`` (warns).
+    """Refuse a non-local endpoint without CURVE (``ValueError``) unless ``insecure`` (then warn).
 
-    The warning points at the caller's caller (the code constructing the publisher or server).
+    ``message`` says what is exposed (e.g. "publisher: tcp://0.0.0.0:5556 is reachable beyond this
+    machine and CURVE is off: anyone on the network can read the labels"); the refusal adds what to
+    do, the warning starts with ``INSECURE`` and points at the caller's caller.
     """
     if is_local_endpoint(endpoint) or secure:
         return
     if not insecure:
-        raise ValueError(message)
-    warnings.warn(message, stacklevel=3)
-    log.warning("INSECURE: %s", message)
+        raise ValueError(f"{message}. Pass CURVE keys (--server-key; curve_secret_key) or, to accept that, "
+                         "--insecure (insecure=True)")  # fmt: skip
+    text = f"INSECURE (--insecure): {message}"
+    warnings.warn(text, InsecureEndpointWarning, stacklevel=3)
+    log.warning("%s", text)
 
 
 class ServerSocket:

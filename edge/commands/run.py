@@ -13,6 +13,7 @@ import re
 import signal
 import sys
 import threading
+import warnings
 from contextlib import ExitStack
 
 from ..console import native_quiet
@@ -22,6 +23,7 @@ from ..matcher import MatcherConfig
 from ..pipeline import Pipeline, PipelineConfig, RunResult
 from ..publisher import DEFAULT_ENDPOINT, Publisher, PublisherConfig
 from ..runtime import default_store_dir, open_model, open_support_store
+from ..server_socket import InsecureEndpointWarning
 from ..source_args import add_source_arguments, source_from_args
 from ..window import WindowConfig
 
@@ -76,6 +78,8 @@ def source_name(args: argparse.Namespace, default: str) -> str:
 
 def build_pipeline(args: argparse.Namespace, stack: ExitStack) -> tuple[Pipeline, ControlServer | None]:
     """Model, store, source, publisher, control server: everything `run` needs, opened in ``stack``."""
+    # --insecure: the INSECURE log line says it on stderr; the Python warning would repeat it with a code line
+    warnings.simplefilter("ignore", InsecureEndpointWarning)
     engine = stack.enter_context(open_model(args.model, threads=args.threads))
     store = open_support_store(args.store or default_store_dir(), engine)
     source = source_from_args(args)
