@@ -23,12 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from crossglg.oneshot import accuracy_summary, center_from_stats, centered, l2_normalize
+from crossglg.oneshot import accuracy_summary, base_statistics, center_from_stats, centered, l2_normalize
 
 from .baselines.dtw import evaluate_dtw
 from .baselines.pose_cosine import pose_cosine_features
 from .oneshot_eval import cosine_predictor, dc_predictor, evaluate_predictor, public_summary, random_exemplars
-from .prepare import ProtocolData, load_protocol_data
+from .prepare import load_protocol_data
+from .protocols import Protocol
 
 METHODS = ("cosine", "cosine_centered", "dc", "dtw", "pose_cosine")
 LEARNED = ("cosine", "cosine_centered", "dc")
@@ -42,14 +43,14 @@ class OpenSetConfig:
     enrolled_fraction: float = 0.5
 
 
-def check_held_out(trained_on: list[str], data: ProtocolData) -> None:
+def check_held_out(trained_on: list[str], protocol: Protocol) -> None:
     """``ValueError`` when any class the protocol holds out (novel or same-action) was trained on."""
     from .benchmark_protocols import same_action
 
-    held = set().union(*(same_action(k) for k in data.protocol.novel))
-    leaked = sorted(set(trained_on) & set(data.protocol.class_names(held)))
+    held = set().union(*(same_action(k) for k in protocol.novel))
+    leaked = sorted(set(trained_on) & set(protocol.class_names(held)))
     if leaked:
-        raise ValueError(f"protocol {data.protocol.name}: the checkpoint was trained on held-out classes {leaked[:5]}"
+        raise ValueError(f"protocol {protocol.name}: the checkpoint was trained on held-out classes {leaked[:5]}"
                          f"{' ...' if len(leaked) > 5 else ''}: its figures would not be one-shot")
 
 
@@ -93,8 +94,13 @@ def open_set(feats: np.ndarray, labels: np.ndarray, center: np.ndarray | None, c
 
 
 def evaluate_protocol(ckpt_path: str | Path, protocol: str, data_root: str | Path, draws: int = 20, seed: int = 0,
-                      cache_dir: str | Path | None = None, open_cfg: OpenSetConfig | None = None) -> dict:
-    """Every method of :data:`METHODS` on one protocol's novel samples, plus the open-set part."""
+                      cache_dir: str | Path | None = None, open_cfg: OpenSetConfig | None = None,
+                      max_novel_per_class: int = 0) -> dict:
+    """Every method of :data:`METHODS` on one protocol's novel samples, plus the open-set part.
+
+    A checkpoint without base statistics (``last.pt`` of a run in progress) gets them from its own
+    protocol's training data (test transform), as ``final.pt`` would carry them.
+    """
     import torch
 
     from crossglg.preprocess import PreprocessConfig, check_compatible
@@ -104,16 +110,19 @@ def evaluate_protocol(ckpt_path: str | Path, protocol: str, data_root: str | Pat
     from .prepare import embed, make_dataset
 
     t0 = time.time()
-    data = load_protocol_data(protocol, data_root, max_per_class=1)
+    data = load_protocol_data(protocol, data_root, max_per_class=1, max_novel_per_class=max_novel_per_class)
     ckpt = load_checkpoint(ckpt_path, map_location="cpu")
-    check_held_out(list(ckpt["class_names"]), data)
+    check_held_out(list(ckpt["class_names"]), data.protocol)
     model, cfg = load_model(ckpt, "cpu")
     check_compatible(ckpt["preprocess_id"], PreprocessConfig.from_dict(ckpt["preprocess"]).id, str(ckpt_path))
     stats = stats_from_checkpoint(ckpt)
-    if stats is None:
-        raise ValueError(f"{ckpt_path}: no base statistics (use a final.pt)")
-    ds = make_dataset(data.novel, data.novel_labels, cfg, train=False)
     with torch.inference_mode():
+        if stats is None:
+            own = load_protocol_data(ckpt["protocol"], data_root, max_per_class=cfg.data.max_per_class)
+            base, _ = embed(model.inference_model(), make_dataset(own.train, own.train_labels, cfg, train=False),
+                            torch.device("cpu"))
+            stats = base_statistics(base, own.train_labels, cfg.eval.dc_beta)
+        ds = make_dataset(data.novel, data.novel_labels, cfg, train=False)
         feats, _ = embed(model.inference_model(), ds, torch.device("cpu"))
     labels, e = data.novel_labels, cfg.eval
     centre = center_from_stats(stats)

@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "the DTW caches (default: %(default)s)")
     parser.add_argument("--docs", default=None, metavar="FILE.md", help="also write the table into this file "
                         "(between <!-- bench:SECTION --> markers), e.g. docs/results.md")
+    parser.add_argument("--max-novel-per-class", type=int, default=0, metavar="N",
+                        help="cap the queries per novel class (quick checks; 0 = all, the reported figures)")
     parser.add_argument("--section", default="starter", help="marker name in --docs (default: %(default)s)")
 
 
@@ -44,12 +46,16 @@ def run(args: argparse.Namespace) -> int:
     open_cfg = OpenSetConfig(threshold=args.threshold, margin=args.margin)
     results = []
     for name in tqdm(args.protocols, desc="protocols", file=sys.stderr):
-        r = evaluate_protocol(args.checkpoint, name, args.data_root, args.draws, args.seed, out, open_cfg)
+        r = evaluate_protocol(args.checkpoint, name, args.data_root, args.draws, args.seed, out, open_cfg,
+                              args.max_novel_per_class)
         results.append(r)
         save_json(results, out / "benchmark.json")  # partial results survive an interrupted run
         print(f"{name}: " + ", ".join(f"{m} {100 * r[m]['random']['mean']:.1f}" for m in
                                       ("cosine", "cosine_centered", "dc", "dtw", "pose_cosine")), flush=True)
-    command = "crossglg-train benchmark " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else [args.checkpoint])
+    words = [args.checkpoint, "--data-root", args.data_root, "--draws", str(args.draws), "--protocols", *args.protocols]
+    if args.max_novel_per_class:
+        words += ["--max-novel-per-class", str(args.max_novel_per_class)]
+    command = "crossglg-train benchmark " + shlex.join(words)
     table = markdown(results, args.checkpoint, command)
     (out / "benchmark.md").write_text(table, encoding="utf-8")
     if args.docs:

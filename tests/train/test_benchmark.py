@@ -1,0 +1,126 @@
+"""The real-data benchmark: protocol definitions on the real class lists, the open-set maths, the
+held-out check, and `crossglg-train benchmark` end to end on a tiny model and real recordings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crossglg.datasets.classes import CLASS_NAMES
+from train.benchmark import OpenSetConfig, auroc, check_held_out, markdown, open_set, summary, write_section
+from train.benchmark_protocols import BENCHMARK, motion_family, same_action
+from train.protocols import get_protocol
+
+
+def _names(protocol) -> set[str]:  # noqa: ANN001
+    return set(protocol.class_names(protocol.base))
+
+
+def test_protocols_hold_out_novel_and_same_action_classes() -> None:
+    utd = get_protocol("bench-utd9")
+    base = _names(utd)
+    assert "utd_mhad: right hand wave" in utd.class_names(utd.novel)
+    for leaked in ("kard: horizontal arm wave", "florence: wave", "kinder_gator: wave your hand",
+                   "nw_ucla: stand up", "florence: stand up", "sbu: pushing", "utd_mhad: right hand wave"):
+        assert leaked not in base, leaked
+    assert "kard: drink" in base and "utd_mhad: right arm swipe to the left" in base
+    kard = get_protocol("bench-kard18")
+    assert not {d for d, _ in kard.base} & {"kard"} and "florence: wave" not in _names(kard)
+    assert "florence" not in {d for d, _ in get_protocol("bench-florence9").base}
+    kg = get_protocol("bench-kgator")
+    novel = kg.class_names(kg.novel)
+    # a motion family is held out whole: both sides, both speeds
+    assert ("kinder_gator: raise your hand" in novel) == ("kinder_gator: raise your other hand" in novel)
+    assert 15 <= len(novel) <= 22 and all(n.startswith("kinder_gator") for n in novel)
+    held = get_protocol("bench-heldout")
+    for p in BENCHMARK.values():
+        proto = p()
+        assert not set(held.base) & set(proto.novel)
+        assert set(held.base) <= set(proto.base)
+    starter = get_protocol("starter-all")
+    assert len(starter.base) == sum(len(CLASS_NAMES[d]) for d in {d for d, _ in starter.base}) and not starter.novel
+
+
+def test_motion_family_and_same_action() -> None:
+    assert motion_family("Kick a ball as far as you can with the other leg") == "kick a ball"
+    assert motion_family("wave your other hand") == motion_family("Wave your hand")
+    assert motion_family("draw the letter A") != motion_family("draw the letter C")
+    assert motion_family("raise your arm to the other side") == motion_family("raise your arm to one side")
+    clap = same_action(("kard", CLASS_NAMES["kard"].index("hand clap")))
+    assert ("florence", CLASS_NAMES["florence"].index("clap")) in clap
+
+
+def test_auroc_and_open_set_maths() -> None:
+    assert auroc(np.array([0.9, 0.8]), np.array([0.1, 0.2])) == 1.0
+    assert auroc(np.array([0.1]), np.array([0.9])) == 0.0
+    assert auroc(np.array([0.5]), np.array([0.5])) == 0.5
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(6, 16))
+    labels = np.repeat(np.arange(6), 5)
+    feats = centres[labels] + 0.05 * rng.normal(size=(30, 16))  # tight, separable classes
+    res = open_set(feats, labels, None, OpenSetConfig(threshold=0.9, margin=0.0), draws=5, seed=0)
+    assert res["enrolled_classes"] == 3
+    assert res["known_accuracy"]["mean"] > 0.95 and res["false_accept"]["mean"] < 0.05
+    assert res["auroc"]["mean"] > 0.95
+    loose = open_set(feats, labels, None, OpenSetConfig(threshold=-1.0, margin=0.0), draws=5, seed=0)
+    assert loose["false_accept"]["mean"] == 1.0  # accepting everything accepts every stranger
+
+
+def test_write_section_replaces_only_its_block(tmp_path: Path) -> None:
+    doc = tmp_path / "results.md"
+    doc.write_text("# Results\n\nkeep me\n", encoding="utf-8")
+    write_section(doc, "starter", "first\n")
+    write_section(doc, "other", "second\n")
+    write_section(doc, "starter", "third\n")
+    text = doc.read_text()
+    assert "keep me" in text and "first" not in text and text.count("third") == 1 and "second" in text
+
+
+@pytest.mark.realdata
+def test_benchmark_command_on_a_tiny_held_out_model(data_dir: Path, tmp_path: Path) -> None:
+    from train.cli import main
+    from train.config import load_config
+    from train.prepare import load_protocol_data
+    from train.trainer import run_training
+
+    data = load_protocol_data("bench-heldout", data_dir, max_per_class=1, max_novel_per_class=1)
+    cfg = load_config(None, ["data.protocol=bench-heldout", "data.frames=16", "optim.batch_size=8", "optim.epochs=1",
+                             "model.variant=baseline", "eval.dc_samples=50", "num_threads=2", "augment.mirror=0.5",
+                             "loss.metric=1.0", "augment.joint_drop=0.1"])
+    final = run_training(cfg, data, tmp_path / "run", progress=False)
+    doc = tmp_path / "results.md"
+    code = main(["benchmark", str(final), "--data-root", str(data_dir), "--protocols", "bench-florence9",
+                 "--draws", "3", "--max-novel-per-class", "3", "--out", str(tmp_path / "bench"), "--docs", str(doc)])
+    assert code == 0
+    res = json.loads((tmp_path / "bench" / "benchmark.json").read_text())[0]
+    assert res["protocol"] == "bench-florence9" and res["novel_classes"] == 9 and res["queries"] == 27
+    for m in ("cosine", "cosine_centered", "dc", "dtw", "pose_cosine"):
+        assert 0.0 <= res[m]["fixed"] <= 1.0 and len(res[m]["draws"]) == 3
+    # the same episodes for every method: the non-learned baselines are far above chance (1/9)
+    assert res["dtw"]["random"]["mean"] > 0.3 and res["pose_cosine"]["random"]["mean"] > 0.3
+    assert "bench-florence9" in doc.read_text() and "| mean |" in doc.read_text()
+    # a model trained on a protocol's novel classes (or the same actions elsewhere) is refused
+    starter = get_protocol("starter-all")
+    with pytest.raises(ValueError, match="held-out classes"):
+        check_held_out(starter.class_names(starter.base), get_protocol("bench-florence9"))
+    check_held_out(get_protocol("bench-heldout").class_names(get_protocol("bench-heldout").base),
+                   get_protocol("bench-florence9"))
+
+
+def test_summary_and_markdown_from_results() -> None:
+    def m(fixed: float, mean: float) -> dict:
+        return {"fixed": fixed, "random": {"mean": mean, "ci95": 0.01, "std": 0.02, "n": 3}, "draws": [mean] * 3}
+
+    r = {"protocol": "p", "novel_classes": 3, "queries": 9, "cosine": m(0.9, 0.8), "cosine_centered": m(0.9, 0.85),
+         "dc": m(0.7, 0.6), "dtw": m(0.8, 0.75), "pose_cosine": m(0.8, 0.7),
+         "open_set": {"enrolled_classes": 2, "threshold": 0.5, "margin": 0.05,
+                      "known_accuracy": {"mean": 0.7, "ci95": 0.1}, "false_accept": {"mean": 0.2, "ci95": 0.1},
+                      "auroc": {"mean": 0.8}}}
+    s = summary([r])
+    assert s["rows"][0]["learned"] == "cosine_centered" and s["rows"][0]["baseline"] == "dtw"
+    assert abs(s["mean_gap"] - 0.10) < 1e-9 and s["wins_everywhere"]
+    text = markdown([r], "m.pt", "cmd")
+    assert "| p | 3 | 9 | dc | 70.0 | 60.0 ± 1.0 |" in text and "+10.0" in text
