@@ -263,7 +263,9 @@ class Pipeline:
 
     def start_enroll(self, label: str, countdown_s: float = 3.0, max_seconds: float = 4.0) -> str:
         """Begin recording a demonstration from the live stream; returns the job id at once."""
-        rec = EnrollRecorder(label, countdown_s, max_seconds)  # validates its arguments
+        rec = EnrollRecorder(label, countdown_s, max_seconds)  # validates its arguments (and the label)
+        with self._store_lock:
+            self.store.check_writable()  # said now (StoreWriteError), not after the person performed
         with self._enroll_lock:
             if self._enroll is not None or self._enroll_ready is not None:
                 raise ValueError(f"an enrollment is already running ({(self._enroll or self._enroll_ready)[0]})")  # type: ignore[index]

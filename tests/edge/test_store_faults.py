@@ -119,3 +119,34 @@ def test_protocol_messages_carry_any_allowed_label() -> None:
         ok = pub.publish_label(track_id=1, state="action", label=label, score=0.9, margin=0.2,
                                topk=[(label, 0.9)] * 5, t_frame=1.0, latency_ms={"model": 1.0})  # fmt: skip
         assert ok and pub.stats["oversize"] == 0
+
+
+@pytest.mark.realdata
+def test_control_channel_enroll_is_refused_before_recording_on_a_read_only_store(tmp_path: Path, data_dir: Path) -> None:
+    """The UI's path: a live runtime whose store went read-only answers the enroll request at once
+    with the reason; nothing is recorded, and a bad label is refused the same way."""
+    from edge.control import ControlClient, ControlConfig, ControlServer
+    from edge.pipeline import Pipeline, PipelineConfig
+    from edge.publisher import Publisher, PublisherConfig
+    from edge.runtime import open_model, open_support_store
+    from edge.sources import Source
+
+    model = Path(__file__).resolve().parents[1] / "assets" / "crossglg_realdata.onnx"
+    with open_model(model, threads=1) as engine:
+        open_support_store(tmp_path / "store", engine)
+        with read_only_dir(tmp_path / "store", tmp_path / "ro") as (ro, how), \
+                Publisher(PublisherConfig(endpoint="tcp://127.0.0.1:*", source="live")) as pub:  # fmt: skip
+            pipe = Pipeline(Source.from_skeleton_file(utd(data_dir, 27, 2)), engine, open_support_store(ro, engine),
+                            pub, PipelineConfig(realtime=True, max_seconds=20))  # fmt: skip
+            with ControlServer(pipe, ControlConfig(endpoint="tcp://127.0.0.1:*")) as server:
+                server.start()
+                pipe.start()
+                client = ControlClient(server.endpoint, timeout=5.0)
+                reply = client.request("enroll", label="squat", countdown_s=0.0, max_seconds=1.0)
+                reason = "Read-only file system" if how == "bind-mount" else "Permission denied"
+                assert not reply["ok"] and reason in reply["error"], reply
+                reply = client.request("enroll", label="two\nlines")
+                assert not reply["ok"] and "U+000A" in reply["error"], reply
+                assert pipe.status()["enrolling"] is None
+                pipe.stop()
+                assert pipe.wait(10) is not None
