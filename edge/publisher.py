@@ -76,7 +76,7 @@ class Publisher:
             "network can read the labels",
         )  # fmt: skip
         # XPUB (only when asked) hands us every subscription: how scripted runs wait for their listeners
-        kind, options = (zmq.XPUB, {zmq.SNDHWM: cfg.sndhwm, zmq.XPUB_VERBOSE: 1}) if cfg.count_subscribers else (
+        kind, options = (zmq.XPUB, {zmq.SNDHWM: cfg.sndhwm, zmq.XPUB_VERBOSER: 1}) if cfg.count_subscribers else (
             zmq.PUB, {zmq.SNDHWM: cfg.sndhwm})
         self._server = ServerSocket(
             context or zmq.Context.instance(), kind, cfg.endpoint, options=options,

@@ -54,7 +54,11 @@ def test_wait_for_subscribers_then_no_label_is_lost() -> None:
                     seqs = [m.seq for m in iter(lambda s=sub: s.recv(timeout=1.0), None) if m.kind == "label"]
                     assert seqs == list(range(9)), seqs
             assert hb_only.drain() == []
-        pub.heartbeat()  # reads the unsubscriptions of the two that left
+        # the unsubscriptions of the two that left arrive once ZeroMQ notices the disconnects
+        deadline = time.monotonic() + 5.0
+        while pub.label_subscriptions and time.monotonic() < deadline:
+            pub.heartbeat()
+            time.sleep(0.05)
         assert pub.label_subscriptions == 0
 
 
