@@ -28,7 +28,7 @@ from crossglg.oneshot import accuracy_summary, base_statistics, center_from_stat
 from .baselines.dtw import evaluate_dtw
 from .baselines.pose_cosine import pose_cosine_features
 from .oneshot_eval import cosine_predictor, dc_predictor, evaluate_predictor, public_summary, random_exemplars
-from .prepare import load_protocol_data
+from .prepare import ProtocolData, load_protocol_data
 from .protocols import Protocol
 
 METHODS = ("cosine", "cosine_centered", "dc", "dtw", "pose_cosine")
@@ -93,14 +93,33 @@ def open_set(feats: np.ndarray, labels: np.ndarray, center: np.ndarray | None, c
             "auroc": accuracy_summary(np.array(aucs))}  # fmt: skip
 
 
-def evaluate_protocol(ckpt_path: str | Path, protocol: str, data_root: str | Path, draws: int = 20, seed: int = 0,
-                      cache_dir: str | Path | None = None, open_cfg: OpenSetConfig | None = None,
+def evaluate_protocol(ckpt_path: str | Path | None, protocol: str, data_root: str | Path, draws: int = 20,
+                      seed: int = 0, cache_dir: str | Path | None = None, open_cfg: OpenSetConfig | None = None,
                       max_novel_per_class: int = 0) -> dict:
-    """Every method of :data:`METHODS` on one protocol's novel samples, plus the open-set part.
+    """Every method of :data:`METHODS` on one protocol's novel samples, plus the open-set part;
+    ``ckpt_path`` None: the non-learned baselines only (the bar a model must clear).
 
     A checkpoint without base statistics (``last.pt`` of a run in progress) gets them from its own
     protocol's training data (test transform), as ``final.pt`` would carry them.
     """
+    t0 = time.time()
+    data = load_protocol_data(protocol, data_root, max_per_class=1, max_novel_per_class=max_novel_per_class)
+    labels = data.novel_labels
+    res: dict = {"protocol": protocol, "description": data.protocol.description,
+                 "novel_classes": len(data.protocol.novel), "queries": int(labels.size - data.fixed.size),
+                 "draws": draws}  # fmt: skip
+    pose = cosine_predictor(pose_cosine_features(data.novel), labels)
+    res["pose_cosine"] = public_summary(evaluate_predictor(pose, labels, data.fixed, draws, seed))
+    res["dtw"] = evaluate_dtw(data, draws=draws, seed=seed, cache_dir=cache_dir)["dtw"]
+    if ckpt_path is not None:
+        res.update(_learned(ckpt_path, data, data_root, draws, seed, open_cfg or OpenSetConfig()))
+    res["seconds"] = round(time.time() - t0, 1)
+    return res
+
+
+def _learned(ckpt_path: str | Path, data: ProtocolData, data_root: str | Path, draws: int, seed: int,
+             open_cfg: OpenSetConfig) -> dict:
+    """The checkpoint's embeddings scored by cosine, centred cosine, DC, and the open-set part."""
     import torch
 
     from crossglg.preprocess import PreprocessConfig, check_compatible
@@ -109,8 +128,6 @@ def evaluate_protocol(ckpt_path: str | Path, protocol: str, data_root: str | Pat
     from .evaluate import load_model, stats_from_checkpoint
     from .prepare import embed, make_dataset
 
-    t0 = time.time()
-    data = load_protocol_data(protocol, data_root, max_per_class=1, max_novel_per_class=max_novel_per_class)
     ckpt = load_checkpoint(ckpt_path, map_location="cpu")
     check_held_out(list(ckpt["class_names"]), data.protocol)
     model, cfg = load_model(ckpt, "cpu")
@@ -122,25 +139,20 @@ def evaluate_protocol(ckpt_path: str | Path, protocol: str, data_root: str | Pat
             base, _ = embed(model.inference_model(), make_dataset(own.train, own.train_labels, cfg, train=False),
                             torch.device("cpu"))
             stats = base_statistics(base, own.train_labels, cfg.eval.dc_beta)
-        ds = make_dataset(data.novel, data.novel_labels, cfg, train=False)
-        feats, _ = embed(model.inference_model(), ds, torch.device("cpu"))
+        feats, _ = embed(model.inference_model(), make_dataset(data.novel, data.novel_labels, cfg, train=False),
+                         torch.device("cpu"))
     labels, e = data.novel_labels, cfg.eval
     centre = center_from_stats(stats)
-    res: dict = {"protocol": protocol, "description": data.protocol.description,
-                 "novel_classes": len(data.protocol.novel), "base_classes_trained": len(ckpt["class_names"]),
-                 "queries": int(labels.size - data.fixed.size), "draws": draws}  # fmt: skip
     preds = {
         "cosine": cosine_predictor(feats, labels),
         "cosine_centered": cosine_predictor(feats, labels, centre),
         "dc": dc_predictor(feats, labels, stats, e.dc_k, e.dc_alpha, e.dc_samples, seed=seed),
-        "pose_cosine": cosine_predictor(pose_cosine_features(data.novel), labels),
     }
+    out: dict = {"base_classes_trained": len(ckpt["class_names"]), "epochs": int(ckpt["epoch"])}
     for name, predict in preds.items():
-        res[name] = public_summary(evaluate_predictor(predict, labels, data.fixed, draws, seed))
-    res["dtw"] = evaluate_dtw(data, draws=draws, seed=seed, cache_dir=cache_dir)["dtw"]
-    res["open_set"] = open_set(feats, labels, centre, open_cfg or OpenSetConfig(), draws, seed)
-    res["seconds"] = round(time.time() - t0, 1)
-    return res
+        out[name] = public_summary(evaluate_predictor(predict, labels, data.fixed, draws, seed))
+    out["open_set"] = open_set(feats, labels, centre, open_cfg, draws, seed)
+    return out
 
 
 def best(res: dict, methods: tuple[str, ...]) -> tuple[str, float]:
@@ -153,6 +165,8 @@ def summary(results: list[dict]) -> dict:
     """Per protocol: best learned vs best baseline (random-draw means); and their mean gap."""
     rows = []
     for r in results:
+        if not all(m in r for m in LEARNED):
+            continue
         lm, lv = best(r, LEARNED)
         bm, bv = best(r, BASELINES)
         rows.append({"protocol": r["protocol"], "learned": lm, "learned_mean": lv, "baseline": bm,
@@ -172,9 +186,11 @@ def markdown(results: list[dict], model: str, command: str) -> str:
     lines = [f"Model: `{model}`. Command: `{command}`.", "",
              "| protocol | novel | queries | method | fixed % | random-draw mean ± 95% CI % |", "|---|---|---|---|---|---|"]
     for r in results:
-        for m in METHODS:
+        for m in (m for m in METHODS if m in r):
             lines.append(f"| {r['protocol']} | {r['novel_classes']} | {r['queries']} | {m} | {_pct(r[m])} |")
     s = summary(results)
+    if not s["rows"]:
+        return "\n".join(lines) + "\n"
     lines += ["", "| protocol | best learned | best baseline | gap (points) |", "|---|---|---|---|"]
     for row in s["rows"]:
         lines.append(f"| {row['protocol']} | {row['learned']} {100 * row['learned_mean']:.1f} | "
@@ -183,7 +199,7 @@ def markdown(results: list[dict], model: str, command: str) -> str:
     lines += ["", "Open set (centred cosine; half the novel classes enrolled, all novel clips queried):", "",
               "| protocol | enrolled | threshold / margin | known accuracy % | false accepts % | AUROC |",
               "|---|---|---|---|---|---|"]
-    for r in results:
+    for r in (r for r in results if "open_set" in r):
         o = r["open_set"]
         lines.append(f"| {r['protocol']} | {o['enrolled_classes']} | {o['threshold']} / {o['margin']} | "
                      f"{100 * o['known_accuracy']['mean']:.1f} ± {100 * o['known_accuracy']['ci95']:.1f} | "

@@ -16,8 +16,9 @@ HELP = "one-shot benchmark of a checkpoint on several real-data protocols agains
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from train.benchmark_protocols import BENCHMARK
 
-    parser.add_argument("checkpoint", help="a final.pt trained on none of the protocols' novel classes "
-                        "(e.g. protocol bench-heldout)")
+    parser.add_argument("checkpoint", nargs="?", default=None, help="a final.pt (or last.pt) trained on none of "
+                        "the protocols' novel classes (e.g. protocol bench-heldout); omit with --baselines-only")
+    parser.add_argument("--baselines-only", action="store_true", help="score only the non-learned baselines")
     parser.add_argument("--data-root", required=True, help="folder holding the datasets")
     parser.add_argument("--protocols", nargs="+", default=list(BENCHMARK), choices=list(BENCHMARK), metavar="NAME",
                         help=f"protocols to run (default: all: {', '.join(BENCHMARK)})")
@@ -37,8 +38,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from train.benchmark import OpenSetConfig, evaluate_protocol, markdown, save_json, summary, write_section
+    from train.benchmark import (
+        METHODS,
+        OpenSetConfig,
+        evaluate_protocol,
+        markdown,
+        save_json,
+        summary,
+        write_section,
+    )
 
+    if (args.checkpoint is None) != args.baselines_only:
+        raise ValueError("give a checkpoint, or --baselines-only without one")
     if args.draws < 1:
         raise ValueError(f"--draws must be >= 1, got {args.draws}")
     out = Path(args.out)
@@ -50,9 +61,9 @@ def run(args: argparse.Namespace) -> int:
                               args.max_novel_per_class)
         results.append(r)
         save_json(results, out / "benchmark.json")  # partial results survive an interrupted run
-        print(f"{name}: " + ", ".join(f"{m} {100 * r[m]['random']['mean']:.1f}" for m in
-                                      ("cosine", "cosine_centered", "dc", "dtw", "pose_cosine")), flush=True)
-    words = [args.checkpoint, "--data-root", args.data_root, "--draws", str(args.draws), "--protocols", *args.protocols]
+        print(f"{name}: " + ", ".join(f"{m} {100 * r[m]['random']['mean']:.1f}" for m in METHODS if m in r),
+              flush=True)
+    words = [args.checkpoint or "--baselines-only", "--data-root", args.data_root, "--draws", str(args.draws), "--protocols", *args.protocols]
     if args.max_novel_per_class:
         words += ["--max-novel-per-class", str(args.max_novel_per_class)]
     command = "crossglg-train benchmark " + shlex.join(words)
@@ -61,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     if args.docs:
         write_section(args.docs, args.section, table)
     s = summary(results)
+    if not s["rows"]:
+        return 0
     print(f"mean gap, best learned - best baseline: {100 * s['mean_gap']:+.1f} points; "
           f"wins on every protocol: {'yes' if s['wins_everywhere'] else 'no'}")
     return 0
