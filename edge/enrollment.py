@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from crossglg.preprocess import PreprocessConfig
 
 from .engines import EngineBase
 from .frames import NUM_JOINTS, PersonPose, SkeletonFrame
-from .runtime import embed_clip
+from .runtime import embed_clip, preprocess_config_for
 from .store import SupportStore, check_label
 from .window import trim_to_motion
 
@@ -193,3 +194,18 @@ def store_demonstration(
             store.add_exemplar(a.slug, clip, emb, fps=fps, source=source)
             return a.slug, False
     return store.add_action(label, clip, emb, fps=fps, source=source), True
+
+
+def enroll_recording(store: SupportStore, engine: EngineBase, path: str | Path, label: str) -> str:
+    """Enroll a whole recorded skeleton file as one demonstration, exactly as `crossglg-edge enroll
+    --skeleton FILE` does (every frame, trimmed to the motion); returns the action's slug."""
+    from .sources import Source  # sources import this module's neighbours: keep it lazy
+
+    rec = EnrollRecorder(label, 0.0, 4.0, whole_source=True)
+    with Source.from_skeleton_file(path) as src:
+        for frame in src:
+            rec.feed(frame)
+    rec.stop()
+    clip, fps, _ = rec.result()
+    slug, _ = store_demonstration(store, engine, preprocess_config_for(engine.meta), label, clip, fps, str(path))
+    return slug

@@ -8,11 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from edge.client import Subscription
-from edge.enrollment import EnrollRecorder, store_demonstration
+from edge.enrollment import enroll_recording
 from edge.publisher import Publisher
-from edge.runtime import preprocess_config_for
 from edge.skeleton_files import load_skeleton_file
-from edge.sources import Source
 from edge.store import SupportStore
 
 FPS = 30.0
@@ -45,14 +43,7 @@ def collect(sub: Subscription, quiet_s: float = 0.5) -> list:
 
 def enroll_file(store: SupportStore, engine, path: Path, label: str) -> str:
     """Enroll a recorded demonstration exactly as `crossglg-edge enroll --skeleton` does."""
-    rec = EnrollRecorder(label, 0.0, 4.0, whole_source=True)
-    with Source.from_skeleton_file(path) as src:
-        for frame in src:
-            rec.feed(frame)
-    rec.stop()
-    clip, fps, _ = rec.result()
-    slug, _ = store_demonstration(store, engine, preprocess_config_for(engine.meta), label, clip, fps, str(path))
-    return slug
+    return enroll_recording(store, engine, path, label)
 
 
 def playlist(paths: list[Path], out: Path) -> list[tuple[Path, float, float]]:

@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from edge.client import subscribe  # noqa: E402
-from edge.enrollment import EnrollRecorder, store_demonstration  # noqa: E402
+from edge.enrollment import enroll_recording  # noqa: E402
 from edge.pipeline import Pipeline, PipelineConfig  # noqa: E402
 from edge.publisher import Publisher, PublisherConfig  # noqa: E402
-from edge.runtime import open_model, open_support_store, preprocess_config_for  # noqa: E402
+from edge.runtime import open_model, open_support_store  # noqa: E402
 from edge.skeleton_files import load_skeleton_file  # noqa: E402
 from edge.sources import Source  # noqa: E402
 
@@ -44,16 +44,6 @@ FPS = 30.0
 
 def utd(root: Path, action: int, subject: int, trial: int) -> Path:
     return root / "utd_mhad" / "Skeleton" / f"a{action}_s{subject}_t{trial}_skeleton.mat"
-
-
-def enroll(store, engine, path: Path, label: str) -> None:  # noqa: ANN001
-    rec = EnrollRecorder(label, 0.0, 4.0, whole_source=True)
-    with Source.from_skeleton_file(path) as src:
-        for frame in src:
-            rec.feed(frame)
-    rec.stop()
-    clip, fps, _ = rec.result()
-    store_demonstration(store, engine, preprocess_config_for(engine.meta), label, clip, fps, str(path))
 
 
 def build_stream(root: Path, subject: int, out: Path) -> list[tuple[str, float, float]]:
@@ -105,7 +95,7 @@ def run(model: Path, root: Path, subjects: list[int], threads: int) -> dict:
     with open_model(model, threads=threads) as engine, tempfile.TemporaryDirectory() as tmp:
         store = open_support_store(Path(tmp) / "store", engine)
         for a in NOVEL:
-            enroll(store, engine, utd(root, a, 1, 1), f"a{a}")
+            enroll_recording(store, engine, utd(root, a, 1, 1), f"a{a}")
         for s in subjects:
             stream = Path(tmp) / f"s{s}.npz"
             segments = build_stream(root, s, stream)
