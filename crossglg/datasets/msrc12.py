@@ -46,7 +46,8 @@ TAG_HEADER = "XQPCTick;Tag"
 TICKS_PER_MS = 49875  # the source's tick -> microsecond conversion: (tick * 1000 + 49875 / 2) / 49875
 BEFORE_S = 2.0
 AFTER_S = 1.25
-_TAG = re.compile(r"G(\d+)\s+\S.*")
+_TAG = re.compile(r"G([0-9]{1,4})\s+\S.*")  # ASCII digits, bounded: int() never sees 5,000 digits
+MAX_TICK_DIGITS = 19  # an int64 tick; longer would overflow the float conversion
 
 
 @dataclass(frozen=True)
@@ -126,8 +127,11 @@ def read_tagstream(path: str | Path) -> list[Tag]:
         if not line.strip():
             continue
         tick, sep, name = line.strip().partition(";")
-        if not sep or not tick.isdigit():
-            raise FormatError(path, f"expected 'tick;tag' with an integer tick, got {line[:60]!r}", line=lineno)
+        if not sep or not (tick.isascii() and tick.isdigit() and len(tick) <= MAX_TICK_DIGITS):
+            raise FormatError(
+                path, f"expected 'tick;tag' with an integer tick of at most {MAX_TICK_DIGITS} digits, "
+                f"got {line[:60]!r}", line=lineno,
+            )  # fmt: skip
         m = _TAG.fullmatch(name.strip())
         if not m:
             raise FormatError(path, f"tag {name[:40]!r}: expected 'G<n> <gesture name>'", line=lineno)
@@ -175,7 +179,7 @@ def msrc12_clips(csv_path: str | Path) -> list[Clip]:
 
 
 
-_NAME = re.compile(r"P(\d)_(\d)_(\d+)(A?)_p(\d+)")
+_NAME = re.compile(r"P([0-9])_([0-9])_([0-9]{1,9})(A?)_p([0-9]{1,9})")
 # [#A] of the file name: the PDF's numbered instruction modalities; [#B] = 2 when text was added
 # (the PDF's five conditions: text, images, video, images + text, video + text).
 _MODALITY = {1: "text", 2: "images", 3: "video"}

@@ -39,6 +39,7 @@ V = 25
 MIN_BODY_FRAMES = 11
 SPREAD_RATIO = 0.8
 NOISY_FRAME_FRACTION = 0.69
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 NTU_NAME = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 
 
@@ -88,17 +89,26 @@ def _joint_block(path: Path, lines: list[str], i: int) -> np.ndarray:
     tokens = " ".join(block).split()
     if len(tokens) == V * 12:
         try:
-            return np.array(tokens, dtype=np.float64).reshape(V, 12)
+            values = np.array(tokens, dtype=np.float64).reshape(V, 12)
         except ValueError:
-            pass
+            values = None
+        # inf, NaN or beyond float32 (inf once stored) would poison body selection and the output
+        if values is not None and (np.abs(values) <= FLOAT32_MAX).all():
+            return values
     for k, text in enumerate(block):  # slow path only to say which line is wrong
         fields = text.split()
         if len(fields) != 12:
             raise FormatError(path, f"expected 12 numbers per joint, got {len(fields)}", line=i + k + 1)
         try:
-            [float(f) for f in fields]
+            numbers = [float(f) for f in fields]
         except ValueError:
             raise FormatError(path, f"non-numeric joint value in {text[:60]!r}", line=i + k + 1) from None
+        bad = [n + 1 for n, v in enumerate(numbers) if not abs(v) <= FLOAT32_MAX]
+        if bad:
+            raise FormatError(
+                path, f"field {bad[0]}: {fields[bad[0] - 1][:20]!r} is not a finite float32 number "
+                "(expected finite joint values)", line=i + k + 1,
+            )  # fmt: skip
     raise FormatError(path, "malformed joint block", line=i + 1)
 
 
@@ -111,7 +121,9 @@ def parse_ntu_tracks(path: str | Path) -> tuple[int, dict[str, _Track]]:
         raise FormatError(path, f"not a text file ({exc.reason})") from None
     frames = _int_line(path, lines, 0, "the frame count")
     if frames < 0:
-        raise FormatError(path, f"negative frame count {frames}", line=1)
+        raise FormatError(path, f"frame count {frames}: expected a count >= 0", line=1)
+    if frames > len(lines) - 1:  # each frame needs at least its body-count line: refuse before looping
+        raise FormatError(path, f"declares {frames} frames but has only {len(lines) - 1} more lines (truncated?)", line=1)
     tracks: dict[str, _Track] = {}
     i = 1
     for t in range(frames):

@@ -30,11 +30,16 @@ V = NTU25.num_joints
 
 def _finalize(path: Path, seq: np.ndarray) -> np.ndarray:
     """``(T, J, 3)`` -> ``(T, 1, J, 3)`` float32 with zero joints as NaN; rejects inf and empty."""
-    seq = np.asarray(seq, dtype=np.float32)
+    with np.errstate(over="ignore"):  # values beyond float32's range become inf: refused below
+        seq = np.asarray(seq, dtype=np.float32)
     if seq.shape[0] == 0:
-        raise FormatError(path, "no frames")
-    if np.isinf(seq).any():
-        raise FormatError(path, "infinite coordinate")
+        raise FormatError(path, "no frames (expected at least one)")
+    bad = np.isinf(seq)
+    if bad.any():
+        t, j, _ = (int(i) for i in np.argwhere(bad)[0])
+        raise FormatError(
+            path, f"frame {t + 1}, joint {j + 1}: infinite or beyond float32's range (expected finite coordinates)"
+        )
     seq = seq.copy()
     seq[np.all(seq == 0, axis=-1)] = np.nan
     return seq[:, None]
@@ -52,8 +57,9 @@ def read_utd_mat(path: str | Path) -> np.ndarray:
     if "d_skel" not in mat:
         raise FormatError(path, "no variable 'd_skel' (expected a (20, 3, T) skeleton array)")
     d = mat["d_skel"]
-    if d.ndim != 3 or d.shape[:2] != (20, 3) or not np.issubdtype(d.dtype, np.number):
-        raise FormatError(path, f"d_skel has shape {d.shape} dtype {d.dtype}, expected numeric (20, 3, T)")
+    real = np.issubdtype(d.dtype, np.integer) or np.issubdtype(d.dtype, np.floating)  # not complex, bool, text
+    if d.ndim != 3 or d.shape[:2] != (20, 3) or not real:
+        raise FormatError(path, f"d_skel has shape {d.shape} dtype {d.dtype}, expected real numbers (20, 3, T)")
     joints = _finalize(path, d.transpose(2, 0, 1))
     return from_utd_mhad(joints)
 
@@ -68,19 +74,21 @@ def read_nwucla_json(path: str | Path) -> np.ndarray:
         raise FormatError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from None
     except UnicodeDecodeError as exc:
         raise FormatError(path, f"not UTF-8 text ({exc.reason})") from None
+    except RecursionError:
+        raise FormatError(path, "JSON nested too deeply (expected an object with 'skeletons' [T][20][3])") from None
     frames = data.get("skeletons") if isinstance(data, dict) else None
     if not isinstance(frames, list):
         raise FormatError(path, "expected an object with a 'skeletons' list [T][20][3]")
-    try:
-        arr = np.asarray(frames, dtype=np.float32)
-    except (ValueError, TypeError):
+    try:  # float64: beyond float32 is refused by _finalize, not a cast warning; 1e400 ints overflow
+        arr = np.asarray(frames, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError):
         arr = None
     if arr is None or arr.shape[1:] != (20, 3):
         for t, frame in enumerate(frames):  # slow path only to say which frame is wrong
             try:
                 one = np.asarray(frame, dtype=np.float64)
-            except (ValueError, TypeError):
-                raise FormatError(path, f"frame {t}: non-numeric joint values") from None
+            except (ValueError, TypeError, OverflowError):
+                raise FormatError(path, f"frame {t}: non-numeric or out-of-range joint values (expected numbers)") from None
             if one.shape != (20, 3):
                 raise FormatError(path, f"frame {t}: shape {one.shape}, expected (20, 3)")
         if arr is None or arr.ndim != 3:
@@ -170,6 +178,15 @@ def _irds_fast(path: Path) -> np.ndarray | None:
 
 def _irds_checked(path: Path) -> np.ndarray:
     """Row-by-row IRDS reader: any joint order; errors name the line."""
+    try:
+        return _irds_rows(path)
+    except UnicodeDecodeError as exc:
+        raise FormatError(path, f"not a UTF-8 CSV file ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise FormatError(path, f"not a readable CSV file ({exc})") from None
+
+
+def _irds_rows(path: Path) -> np.ndarray:
     frames: list[np.ndarray] = []
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh)
@@ -178,7 +195,7 @@ def _irds_checked(path: Path) -> np.ndarray:
             raise FormatError(path, "empty file", line=1)
         missing = [c for c in IRDS_COLUMNS if c not in header]
         if missing:
-            raise FormatError(path, f"header lacks columns {missing}", line=1)
+            raise FormatError(path, f"header lacks columns {missing} (expected {', '.join(IRDS_COLUMNS)})", line=1)
         col = {c: header.index(c) for c in IRDS_COLUMNS}
         width = len(header)
         stamp, frame, start = None, None, 0
@@ -201,7 +218,7 @@ def _irds_checked(path: Path) -> np.ndarray:
             if j is None:
                 raise FormatError(path, f"unknown joint name {name!r}", line=lineno)
             if j in seen:
-                raise FormatError(path, f"joint {name} twice in one frame", line=lineno)
+                raise FormatError(path, f"joint {name} twice in one frame (expected each joint once per timestamp)", line=lineno)
             if state not in _IRDS_STATES:
                 raise FormatError(path, f"unknown TrackingStatus {state!r}, expected {list(_IRDS_STATES)}", line=lineno)
             try:

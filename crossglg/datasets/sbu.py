@@ -43,6 +43,8 @@ FIELDS = 1 + PEOPLE * JOINTS * 3
 OFFSET_MM = np.array([1280.0, 960.0, 0.0])
 SCALE_MM = np.array([-2560.0, -1920.0, 10000.0 / 7.8125])
 MM = 1e-3
+MAX_FRAME_NUMBER = 2**31 - 1
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 LAYOUT = "frame number, then 2 people x 15 joints x (x, y, z), comma separated"
 
 
@@ -56,10 +58,21 @@ def read_sbu_frames(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     path = Path(path)
     table, lines = read_number_table(path, FIELDS, ",", LAYOUT)
     frames = table[:, 0]
-    bad = np.flatnonzero(frames != np.round(frames))
+    bad = np.flatnonzero((frames != np.round(frames)) | (np.abs(frames) > MAX_FRAME_NUMBER))
     if bad.size:
-        raise FormatError(path, f"field 1: frame number {float(frames[bad[0]])!r} is not an integer", line=lines[bad[0]])
-    return frames.astype(np.int64), table[:, 1:].reshape(-1, PEOPLE, JOINTS, 3)
+        raise FormatError(
+            path, f"field 1: frame number {float(frames[bad[0]])!r} is not an integer of at most "
+            f"{MAX_FRAME_NUMBER}", line=lines[bad[0]],
+        )  # fmt: skip
+    joints = table[:, 1:].reshape(-1, PEOPLE, JOINTS, 3)
+    with np.errstate(over="ignore"):  # 1e308 * 2560 is inf: refused just below
+        far = np.flatnonzero((np.abs(sbu_to_metres(joints)) > FLOAT32_MAX).any(axis=(1, 2, 3)))
+    if far.size:  # would be inf once float32: refuse, naming the line
+        raise FormatError(
+            path, "a coordinate beyond float32's range in metres (expected normalised x', y', z' near 0..1)",
+            line=lines[far[0]],
+        )  # fmt: skip
+    return frames.astype(np.int64), joints
 
 
 def read_sbu_txt(path: str | Path) -> np.ndarray:
@@ -71,7 +84,7 @@ def read_sbu_txt(path: str | Path) -> np.ndarray:
     return SBU15_TO_NTU.apply(xyz)
 
 
-_NAME = re.compile(r"s(\d\d)s(\d\d)/(\d\d)/(\d\d\d)")
+_NAME = re.compile(r"s([0-9]{2})s([0-9]{2})/([0-9]{2})/([0-9]{3})")
 
 
 def sbu_name(path: Path, root: Path) -> tuple[str, int, int, dict]:

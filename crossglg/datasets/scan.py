@@ -77,10 +77,11 @@ def _ntu_name(path: Path, root: Path) -> NameInfo:
     return path.stem, info["action"] - 1, info["performer"], info
 
 
-_UTD = re.compile(r"a(\d+)_s(\d+)_t(\d+)_skeleton")
-_UCLA = re.compile(r"a(\d\d)_s(\d\d)_e(\d\d)_v(\d\d)")
-_IRDS = re.compile(r"(\d+)_(\d+)_(\d+)_(\d+)_(\d+)_([A-Za-z]+)")
-_GTU = re.compile(r"movement(\d+)")
+# ASCII digits of bounded length: int() never sees 5,000 digits or another script's digits
+_UTD = re.compile(r"a([0-9]{1,9})_s([0-9]{1,9})_t([0-9]{1,9})_skeleton")
+_UCLA = re.compile(r"a([0-9]{2})_s([0-9]{2})_e([0-9]{2})_v([0-9]{2})")
+_IRDS = re.compile(r"([0-9]{1,9})_([0-9]{1,9})_([0-9]{1,9})_([0-9]{1,9})_([0-9]{1,9})_([A-Za-z]+)")
+_GTU = re.compile(r"movement([0-9]{1,9})")
 
 
 def _utd_name(path: Path, root: Path) -> NameInfo:
@@ -104,7 +105,7 @@ def _ucla_name(path: Path, root: Path) -> NameInfo:
 def _gtu_name(path: Path, root: Path) -> NameInfo:
     m = _GTU.fullmatch(path.stem)
     folder = path.parent.name
-    if not m or not folder.isdigit():
+    if not m or not re.fullmatch(r"[0-9]{1,9}", folder):
         raise ValueError("expected <class folder 1..14>/movementN.txt")
     return f"{folder}/{path.stem}", int(folder) - 1, None, {"movement": int(m.group(1))}
 
@@ -118,9 +119,9 @@ def _irds_name(path: Path, root: Path) -> NameInfo:
     return path.stem, gesture, sub, meta
 
 
-_KINDER_GATOR = re.compile(r"POSE-p(\d+)_(\d+)-(.+)-(\d+)")
-_KARD = re.compile(r"a(\d\d)_s(\d\d)_e(\d\d)_realworld")
-_FLORENCE = re.compile(r"a(\d\d)_s(\d+)_id(\d+)")
+_KINDER_GATOR = re.compile(r"POSE-p([0-9]{1,9})_([0-9]{1,9})-(.+)-([0-9]{1,18})")  # ms timestamp: 13 digits
+_KARD = re.compile(r"a([0-9]{2})_s([0-9]{2})_e([0-9]{2})_realworld")
+_FLORENCE = re.compile(r"a([0-9]{2})_s([0-9]{1,9})_id([0-9]{1,9})")
 
 
 def _kinder_gator_name(path: Path, root: Path) -> NameInfo:
