@@ -10,19 +10,20 @@ Solver: :func:`crossglg.oneshot.fit_logistic` (L-BFGS), the same one training-ti
 Fitting still costs seconds for many actions on a small CPU: build the matcher off the frame loop
 and swap it in (cosine matching meanwhile).
 
-Base statistics file (``.npz``, no pickle): ``means (B, D)``, ``covs (B, D, D)`` or ``vars (B, D)``,
-optional ``beta`` (0-d, default 0.5). It is produced at training time next to the exported model.
+Base statistics file (``.npz``, no pickle): the sidecar described in :mod:`crossglg.basestats`
+(low-rank, full or diagonal covariances), or plain ``means (B, D)`` + ``covs (B, D, D)`` / ``vars
+(B, D)``, optional ``beta`` (0-d, default 0.5). It is produced at training time next to the exported model.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from crossglg.basestats import load_base_stats_file
 from crossglg.oneshot import BaseStats, dc_training_set, fit_logistic, logistic_loss, tukey
 
 if TYPE_CHECKING:  # matcher imports this module; the support set is only duck-typed here
@@ -59,16 +60,10 @@ def base_stats_from_arrays(means: np.ndarray, covs: np.ndarray, beta: float = 0.
 
 
 def load_base_stats(path: str | os.PathLike) -> BaseStats:
-    """Read a base statistics ``.npz`` (see module doc) with ``allow_pickle=False``."""
-    p = Path(path)
-    with np.load(p, allow_pickle=False) as z:
-        if "means" not in z.files or not ({"covs", "vars"} & set(z.files)):
-            raise ValueError(f"{p}: expected arrays 'means' and 'covs' (or 'vars'), found {z.files}")
-        beta = float(z["beta"]) if "beta" in z.files else 0.5
-        try:
-            return base_stats_from_arrays(z["means"], z["covs"] if "covs" in z.files else z["vars"], beta)
-        except ValueError as exc:
-            raise ValueError(f"{p}: {exc}") from None
+    """Read a base statistics ``.npz`` with ``allow_pickle=False``: a sidecar of any format
+    (:func:`crossglg.basestats.load_base_stats_file`: low-rank, full float32/float64 or diagonal) or
+    a plain archive of ``means`` + ``covs``/``vars``. ValueError naming the file and field."""
+    return load_base_stats_file(path)
 
 
 class DCClassifier:

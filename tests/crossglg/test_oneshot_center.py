@@ -75,7 +75,7 @@ def test_base_stats_sidecar_round_trip(tmp_path: Path) -> None:
     center = center_from_stats(st)
     path = basestats_path(tmp_path / "m.onnx")
     assert path.name == "m.onnx.basestats.npz"
-    write_base_stats(path, st, center, "ab" * 32, ["x", "y", "z"])
+    write_base_stats(path, st, center, "ab" * 32, ["x", "y", "z"], form="full")
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # atomic: no temp file left
     info = read_base_stats_info(path)
     assert info.fingerprint == "ab" * 32 and info.classes == ("x", "y", "z")

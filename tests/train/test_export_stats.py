@@ -71,7 +71,9 @@ def test_sidecar_and_center_from_checkpoint_round_trip(tmp_path: Path) -> None:
     side = write_export_sidecar(onnx_path, ckpt)
     assert side == tmp_path / "m.onnx.basestats.npz"
     stats = load_base_stats(side)
-    np.testing.assert_array_equal(stats.covs, info["stats"].covs)
+    # the low-rank sidecar: 20 samples per class (rank 19 <= DEFAULT_RANK), so only float16 rounding remains
+    covs = info["stats"].covs
+    np.testing.assert_allclose(stats.covs, covs, atol=1e-3 * np.abs(covs).max())
     sinfo = read_base_stats_info(side)
     assert sinfo.fingerprint == "f" * 64 and sinfo.classes == tuple(CLASSES)
     np.testing.assert_allclose(sinfo.center, center, rtol=1e-6)
