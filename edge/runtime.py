@@ -13,6 +13,8 @@ The default store directory is per user: ``$XDG_DATA_HOME/crossglg/support`` or
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from crossglg.preprocess import PREPROCESS_VERSION, PreprocessConfig, preprocess
 from .calibration import load_base_stats
 from .engines import EngineBase, EngineUnavailableError, ModelMeta, load_engine
 from .errors import EdgeError
+from .installed_models import resolve_model
 from .store import StoreMismatchError, SupportStore
 
 
@@ -38,16 +41,37 @@ def default_store_dir() -> Path:
     return Path(base) / "crossglg" / "support"
 
 
-def open_model(path: str | os.PathLike[str], threads: int = 0) -> EngineBase:
-    """Load an engine by suffix; every failure becomes a :class:`ModelError` naming the file."""
+def open_model(path: str | os.PathLike[str], threads: int = 0,
+               base_stats: str | os.PathLike[str] | None = None) -> EngineBase:  # fmt: skip
+    """Load an engine by suffix; every failure becomes a :class:`ModelError` naming the file.
+
+    ``base_stats``: the model's base-statistics file when it is not the sidecar next to it (an
+    installed model's INT8 and FP32 files share one, see :mod:`edge.installed_models`).
+    """
     p = Path(path)
     if not p.is_file():
         raise ModelError(f"model file not found: {p} (export one with `crossglg-train export`)")
     try:
         opts = {"threads": threads} if p.suffix.lower() == ".onnx" else {}
-        return load_engine(p, **opts)
+        engine = load_engine(p, **opts)
     except (ValueError, FileNotFoundError, EngineUnavailableError) as exc:
         raise ModelError(str(exc)) from None
+    engine.base_stats_path = None if base_stats is None else Path(base_stats)  # type: ignore[attr-defined]
+    return engine
+
+
+def status_line(command: str) -> Callable[[str], None]:
+    """A printer of one status line on stderr, prefixed ``crossglg-edge <command>:`` (e.g. which model is used)."""
+    return lambda line: print(f"crossglg-edge {command}: {line}", file=sys.stderr, flush=True)
+
+
+def open_model_arg(value: str | os.PathLike[str] | None, threads: int = 0,
+                   say: Callable[[str], None] = lambda _line: None) -> EngineBase:  # fmt: skip
+    """``--model`` as the commands take it: a path, the name of an installed model, or None for the
+    installed default (announced through ``say``; :class:`edge.installed_models.InstalledModelError`
+    when nothing is installed or a shipped file fails its sha256)."""
+    resolved = resolve_model(value, say)
+    return open_model(resolved.path, threads, resolved.base_stats)
 
 
 def parse_preprocess_id(text: str) -> PreprocessConfig:
@@ -131,7 +155,8 @@ class MatchingAids:
 
 def matching_aids(engine: EngineBase, model_path: str | os.PathLike[str] | None = None) -> MatchingAids:
     """The embedding centre (model metadata, else the sidecar's) and the base statistics from
-    ``<model>.basestats.npz`` next to the model file, when it exists.
+    ``<model>.basestats.npz`` next to the model file (or the ``base_stats`` given to
+    :func:`open_model`), when it exists.
 
     A sidecar made for other weights (fingerprint differs from the model's and from its
     ``source_fingerprint``, e.g. an INT8 model's FP32 origin) or unreadable is a :class:`ModelError`.
@@ -143,6 +168,8 @@ def matching_aids(engine: EngineBase, model_path: str | os.PathLike[str] | None 
         raise ModelError(str(exc)) from None
     path = model_path if model_path is not None else getattr(engine, "path", None)
     side = basestats_path(path) if path is not None else None
+    if model_path is None and getattr(engine, "base_stats_path", None) is not None:
+        side = engine.base_stats_path  # type: ignore[attr-defined]
     if side is None or not side.is_file():
         return MatchingAids(center, None)
     try:
