@@ -10,6 +10,8 @@ import argparse
 import importlib
 import sys
 
+from edge.installed_models import InstalledModelError
+
 # subcommand name -> module path (imported lazily so `--help` stays fast and torch-free paths stay so)
 COMMANDS: dict[str, str] = {
     "quantize": "calib.commands.quantize",
@@ -36,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args._run(args) or 0)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, InstalledModelError) as exc:
         print(f"crossglg-calib {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -17,7 +17,7 @@ from .errors import EdgeError
 
 # name -> (module, one-line help); modules are imported only when their command runs
 COMMANDS: dict[str, tuple[str, str]] = {
-    "models": ("edge.commands.models", "fetch (with sha256 check) or locate the MediaPipe pose landmarker model"),
+    "models": ("edge.commands.models", "list the installed encoder models; fetch (with sha256 check) or locate the MediaPipe pose model"),
     "listen": ("edge.commands.listen", "subscribe to a CrossGLG publisher and print one JSON line per message"),
     "build-engine": ("edge.commands.build_engine", "build a TensorRT engine from an ONNX model (on the device that will run it) and cache it"),
     "run": ("edge.commands.run", "recognise enrolled actions live from a camera, video or skeleton stream and publish labels"),

@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import time
-from pathlib import Path
 
 NAME = "quantize"
 HELP = "calibrate an exported FP32 ONNX on real windows and write a Q/DQ INT8 ONNX (ORT CPU and TensorRT input)"
@@ -15,7 +14,8 @@ HELP = "calibrate an exported FP32 ONNX on real windows and write a Q/DQ INT8 ON
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from calib.quantize import CPU_OPS, DEFAULT_OPS, METHODS
 
-    p.add_argument("model", help="FP32 ONNX exported by `crossglg-train export`")
+    p.add_argument("model", nargs="?", default=None,
+                   help="FP32 ONNX exported by `crossglg-train export` (default: the installed starter model's FP32 file)")
     p.add_argument("--data-root", required=True, help="folder with one sub-folder per dataset (e.g. utd_mhad, nw_ucla)")
     p.add_argument("--protocol", default="realdata", help="one-shot protocol whose BASE classes feed calibration")
     p.add_argument("--windows", type=int, default=512,
@@ -49,12 +49,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from calib.installed import model_or_installed
     from calib.quantize import QuantConfig, quantize_model
     from calib.table import write_trt_table
     from calib.windows import calibration_windows, model_input_spec, protocol_split
 
     logging.getLogger().setLevel(logging.ERROR)  # ORT's quantiser logs pre-processing advice at WARNING
-    src = Path(args.model)
+    src = model_or_installed(args.model, "fp32", "quantize")
     if not src.is_file():
         raise FileNotFoundError(f"ONNX model not found: {src}")
     ops = tuple(o.strip() for o in args.ops.split(",") if o.strip()) or None

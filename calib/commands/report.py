@@ -10,8 +10,9 @@ HELP = "compare FP32 and INT8 ONNX models: one-shot accuracy on the same protoco
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("fp32", help="FP32 ONNX")
-    p.add_argument("int8", help="INT8 (Q/DQ) ONNX from `crossglg-calib quantize`")
+    p.add_argument("fp32", nargs="?", default=None, help="FP32 ONNX (default: the installed starter model's FP32 file)")
+    p.add_argument("int8", nargs="?", default=None,
+                   help="INT8 (Q/DQ) ONNX from `crossglg-calib quantize` (default: the installed INT8 file)")
     p.add_argument("--data-root", required=True, help="folder with one sub-folder per dataset")
     p.add_argument("--protocol", default="realdata", help="one-shot protocol (novel classes are evaluated)")
     p.add_argument("--draws", type=int, default=20, help="random exemplar draws (default 20)")
@@ -22,9 +23,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from calib.installed import model_or_installed
     from calib.report import ReportConfig, compare, summary_table
 
+    fp32 = model_or_installed(args.fp32, "fp32", "report")
+    int8 = model_or_installed(args.int8, "int8", "report")
     cfg = ReportConfig(protocol=args.protocol, draws=args.draws, latency_rounds=args.rounds, threads=args.threads)
-    report = compare(args.fp32, args.int8, args.data_root, cfg, progress=not args.no_progress)
+    report = compare(fp32, int8, args.data_root, cfg, progress=not args.no_progress)
     print(json.dumps(report, indent=1) if args.json else summary_table(report))
     return 0

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..runtime import default_store_dir, embed_clip, open_model, preprocess_config_for
+from ..runtime import default_store_dir, embed_clip, open_model_arg, preprocess_config_for, status_line
 from ..store import MATCH_FIELDS, SupportStore
 from ..store_manifest import MANIFEST
 
@@ -35,12 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("label", metavar="NAME")
     p.add_argument("new_label")
     p = sub.add_parser("reembed", parents=[common], help="re-embed every exemplar with another model (after an update)")
-    p.add_argument("--model", required=True, metavar="MODEL.onnx", help="the model the runtime will use")
+    p.add_argument("--model", default=None, metavar="MODEL.onnx",
+                   help="the model the runtime will use (default: the installed starter model)")  # fmt: skip
 
 
 def _reembed(args: argparse.Namespace, root: Path) -> int:
     """Recompute every embedding from the stored raw clips with ``--model`` (all or nothing)."""
-    with open_model(args.model) as engine:
+    with open_model_arg(args.model, say=status_line("actions")) as engine:
         pp = preprocess_config_for(engine.meta)
         store = SupportStore.open(root, allow_mismatch=True)
         n = store.reembed(lambda clip: embed_clip(engine, pp, clip), engine.meta.fingerprint, pp.id)

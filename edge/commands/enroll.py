@@ -13,7 +13,13 @@ import argparse
 import sys
 
 from ..enrollment import EnrollRecorder, store_demonstration
-from ..runtime import default_store_dir, open_model, open_support_store, preprocess_config_for
+from ..runtime import (
+    default_store_dir,
+    open_model_arg,
+    open_support_store,
+    preprocess_config_for,
+    status_line,
+)
 from ..source_args import add_source_arguments, source_from_args
 from .run import add_model_arguments
 
@@ -50,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     live = args.camera is not None or args.kinect_azure is not None
     lo, hi = _check_span(args, live)
     rec = EnrollRecorder(args.label, args.countdown if live else 0.0, args.seconds, whole_source=not live)
-    with open_model(args.model, threads=args.threads) as engine:
+    with open_model_arg(args.model, args.threads, status_line("enroll")) as engine:
         store = open_support_store(args.store or default_store_dir(), engine)
         store.check_writable()  # a read-only store is said now, before anyone performs the action
         source = source_from_args(args)

@@ -22,7 +22,7 @@ from ..errors import EXIT_RUNTIME, EdgeError
 from ..matcher import MatcherConfig
 from ..pipeline import Pipeline, PipelineConfig, RunResult
 from ..publisher import DEFAULT_ENDPOINT, Publisher, PublisherConfig
-from ..runtime import default_store_dir, open_model, open_support_store
+from ..runtime import default_store_dir, open_model_arg, open_support_store, status_line
 from ..server_socket import InsecureEndpointWarning
 from ..source_args import add_source_arguments, source_from_args
 from ..window import WindowConfig
@@ -33,7 +33,9 @@ HELP = "Recognise enrolled actions live from a camera, video or skeleton stream 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """--model / --store / --threads, shared with `enroll`."""
-    parser.add_argument("--model", required=True, metavar="MODEL.onnx", help="exported encoder (.onnx; .engine/.plan)")
+    parser.add_argument("--model", default=None, metavar="MODEL.onnx",
+                        help="exported encoder (.onnx; .engine/.plan) or an installed model's name "
+                             "(default: the installed starter model, see `crossglg-edge models list`)")  # fmt: skip
     parser.add_argument("--store", default=None, metavar="DIR",
                         help=f"support store directory (default {default_store_dir()})")  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="inference threads (default 1: leaves a core for pose)")
@@ -80,7 +82,7 @@ def build_pipeline(args: argparse.Namespace, stack: ExitStack) -> tuple[Pipeline
     """Model, store, source, publisher, control server: everything `run` needs, opened in ``stack``."""
     # --insecure: the INSECURE log line says it on stderr; the Python warning would repeat it with a code line
     warnings.simplefilter("ignore", InsecureEndpointWarning)
-    engine = stack.enter_context(open_model(args.model, threads=args.threads))
+    engine = stack.enter_context(open_model_arg(args.model, args.threads, status_line("run")))
     store = open_support_store(args.store or default_store_dir(), engine)
     source = source_from_args(args)
     live = args.camera is not None or args.kinect_azure is not None
