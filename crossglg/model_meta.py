@@ -79,7 +79,7 @@ def decode_classes(meta: dict[str, str], where: str = "ONNX metadata") -> list[s
     """The ``classes`` entry as a list of strings; ``ValueError`` if it is not a JSON string list."""
     try:
         classes = json.loads(meta.get("classes", "[]"))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: "[[[[..." nested 100,000 deep
         raise ValueError(f"{where}: classes is not JSON ({exc})") from exc
     if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
         raise ValueError(f"{where}: classes must be a JSON list of strings")
@@ -99,12 +99,12 @@ def decode_center(meta: dict[str, str], dim: int | None = None, where: str = "ON
         return None
     try:
         values = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ValueError(f"{where}: {CENTER_KEY} is not JSON ({exc})") from exc
     if not isinstance(values, list) or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
         raise ValueError(f"{where}: {CENTER_KEY} must be a JSON list of numbers")
     if dim is not None and len(values) != dim:
-        raise ValueError(f"{where}: {CENTER_KEY} has {len(values)} values, the embedding has {dim}")
+        raise ValueError(f"{where}: {CENTER_KEY} has {len(values)} values, expected {dim} (the embedding's width)")
     if not all(math.isfinite(v) for v in values):
         raise ValueError(f"{where}: {CENTER_KEY} contains NaN or infinity")
     return [float(v) for v in values]

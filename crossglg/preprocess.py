@@ -99,8 +99,8 @@ def validate_sequence(seq: np.ndarray, layout: Layout = NTU25) -> np.ndarray:
         raise ValueError(f"skeleton sequence: expected 3 channels per joint, got {c}")
     if t < 1 or m < 1:
         raise ValueError(f"skeleton sequence: empty sequence shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"skeleton sequence: expected numbers, got dtype {arr.dtype}")
+    if arr.dtype.kind not in "iuf":  # not complex (a cast warning), timedelta or bool
+        raise ValueError(f"skeleton sequence: expected real numbers (int or float), got dtype {arr.dtype}")
     with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf: refused below
         arr = arr.astype(np.float32, copy=False)
     bad = np.isinf(arr)

@@ -20,12 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from crossglg import datasets as ds
+from crossglg.npy_check import check_npy_sizes
 from crossglg.preprocess import validate_sequence
 
 from .errors import SourceError
 
 NTU_FPS = 30.0
 NTU_IMAGE_SIZE = (1920, 1080)
+MAX_ARRAY_BYTES = 2 << 30  # an hour of 2 bodies at 30 fps is 65 MB; 2 GiB is surely not a recording
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,10 @@ def _from_array(path: Path, arr: np.ndarray, fps: float) -> SkeletonRecording:
 
 def _load_numpy(path: Path, fps: float | None) -> SkeletonRecording:
     """``fps`` (the caller's override) wins over an ``.npz``'s own ``fps`` array, then 30."""
+    try:
+        check_npy_sizes(path, MAX_ARRAY_BYTES)  # a header claiming 10^9 frames is refused, not allocated
+    except ValueError as exc:
+        raise SourceError(str(exc)) from None
     try:
         data = np.load(path, allow_pickle=False)  # user input: never unpickle
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # empty/truncated files: EOFError

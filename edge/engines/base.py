@@ -92,7 +92,10 @@ class ModelMeta:
         """Inverse of :meth:`to_dict`; unknown keys go to ``extra``; wrong types raise ValueError."""
         known = set(cls.__dataclass_fields__) - {"extra"}
         kwargs: dict[str, Any] = {}
-        extra = {str(k): str(v) for k, v in dict(d.get("extra") or {}).items()}
+        given = d.get("extra") or {}
+        if not isinstance(given, Mapping):  # e.g. a metadata key "crossglg.extra" holding text
+            raise ValueError(f"{where}: extra must be an object of strings, got {str(given)[:40]!r}")
+        extra = {str(k): str(v) for k, v in given.items()}
         for key, value in d.items():
             if key == "extra":
                 continue
@@ -117,9 +120,9 @@ class ModelMeta:
             for key in ("layout", "preprocess_id", "fingerprint", "model_id"):
                 if key in kwargs:
                     kwargs[key] = str(kwargs[key])
+            return cls(**kwargs, extra=extra)  # __post_init__ checks ranges and the centre
         except (TypeError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
-            raise ValueError(f"{where}: {exc}") from exc
-        return cls(**kwargs, extra=extra)
+            raise ValueError(f"{where}: {str(exc).removeprefix('model metadata: ')}") from exc
 
     @classmethod
     def from_props(cls, props: Mapping[str, str], where: str = "ONNX metadata_props") -> ModelMeta:

@@ -128,7 +128,11 @@ class OnnxEngine(EngineBase):
 
     def _read_meta(self, shape: list[Any]) -> ModelMeta:
         """ModelMeta from ``crossglg.*`` metadata_props; gaps filled from the graph and the file."""
-        props = dict(self._session.get_modelmeta().custom_metadata_map)
+        try:
+            props = dict(self._session.get_modelmeta().custom_metadata_map)
+        except UnicodeDecodeError as exc:  # ORT hands the raw bytes to Python as str
+            raise ValueError(f"{self.path}: metadata_props are not UTF-8 text ({exc.reason}); expected "
+                             "the exporter's crossglg.* strings") from None  # fmt: skip
         meta = ModelMeta.from_props(props, where=f"{self.path}: metadata_props")
         updates: dict[str, Any] = {}
         if "crossglg.frames" not in props and _static(shape[2]):
@@ -148,7 +152,7 @@ class OnnxEngine(EngineBase):
             if _static(want) and got != want:
                 raise ValueError(f"{self.path}: metadata says {key}={got} but the graph input is {shape}")
         if updates:
-            meta = ModelMeta.from_dict({**meta.to_dict(), **updates})
+            meta = ModelMeta.from_dict({**meta.to_dict(), **updates}, where=f"{self.path}: metadata_props and graph")
         return meta
 
     def _run(self, x: np.ndarray) -> dict[str, np.ndarray]:
