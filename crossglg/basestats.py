@@ -40,10 +40,13 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_path
+from .npy_check import check_npy_sizes
 from .oneshot import BaseStats
 
 FORMAT = "crossglg-basestats/2"
 FORMAT_V1 = "crossglg-basestats/1"
+MAX_BYTES = 4 << 30  # full float32 covariances of 1,000 classes x 1,024 dims; a real sidecar is ~3-45 MB
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 SUFFIX = ".basestats.npz"
 DEFAULT_RANK = 32  # chosen by measurement: docs/model-card.md, "Base statistics"
 COV_FORMS = ("lowrank", "full", "diag")
@@ -129,6 +132,7 @@ def write_base_stats(
 
 def _load(p: Path, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
     """The arrays of an ``.npz`` (all, or ``keys`` where present), never unpickling; ValueError naming the file."""
+    check_npy_sizes(p, MAX_BYTES)  # a member header claiming (10^9, D, D) is refused, not allocated
     try:
         z = np.load(p, allow_pickle=False)
         if not isinstance(z, np.lib.npyio.NpzFile):
@@ -148,7 +152,9 @@ def _float_array(p: Path, arrays: dict[str, np.ndarray], key: str, shape: tuple[
     if a.shape != shape:
         raise ValueError(f"{p}: {key!r} has shape {a.shape}, expected {shape}")
     if not np.isfinite(a).all():
-        raise ValueError(f"{p}: {key!r} holds non-finite values")
+        raise ValueError(f"{p}: {key!r} holds non-finite values (expected finite numbers)")
+    if a.size and np.abs(a.astype(np.float64)).max() > FLOAT32_MAX:  # would be inf once float32
+        raise ValueError(f"{p}: {key!r} holds values beyond float32's range (expected finite float32 numbers)")
     return a
 
 
@@ -165,6 +171,8 @@ def load_base_stats_file(path: str | os.PathLike[str]) -> BaseStats:
         raise ValueError(f"{p}: expected 'means' of shape (B, D), found {sorted(z)}"
                          + (f" with means {z['means'].shape}" if "means" in z else ""))  # fmt: skip
     b, d = z["means"].shape
+    if b < 1 or d < 1:
+        raise ValueError(f"{p}: 'means' has shape {(b, d)}, expected at least one class and one dimension")
     means = _float_array(p, z, "means", (b, d)).astype(np.float32)
     form = str(z["cov_form"]) if "cov_form" in z else ("diag" if "vars" in z and "covs" not in z else "full")
     if form not in COV_FORMS:
@@ -183,7 +191,10 @@ def load_base_stats_file(path: str | os.PathLike[str]) -> BaseStats:
                          _float_array(p, z, "resid", (b, d)))  # fmt: skip
         if (lr.eigvals < 0).any() or (lr.resid < 0).any():
             raise ValueError(f"{p}: 'eigvals' and 'resid' must be >= 0 (variances)")
-        covs = lr.expand()
+        with np.errstate(over="ignore", invalid="ignore"):  # huge eigenvalues: refused just below
+            covs = lr.expand()
+        if not np.isfinite(covs).all():
+            raise ValueError(f"{p}: 'eigvals' x 'eigvecs' overflow float32 (expected covariances of finite size)")
     beta = float(_float_array(p, z, "beta", ())) if "beta" in z else 0.5
     if not 0 < beta <= 1:
         raise ValueError(f"{p}: 'beta' must be in (0, 1], got {beta}")
@@ -206,6 +217,17 @@ def read_base_stats_info(path: str | os.PathLike[str]) -> BaseStatsInfo:
     fmt = str(fields.get("format", ""))
     if fmt not in (FORMAT, FORMAT_V1):
         raise ValueError(f"{p}: format must be {FORMAT!r} (or {FORMAT_V1!r}), got {fmt!r}")
-    center = np.asarray(fields["center"], dtype=np.float32) if "center" in fields else None
-    classes = tuple(str(x) for x in fields["classes"]) if "classes" in fields else ()
+    center = None
+    if "center" in fields:
+        c = fields["center"]
+        if c.ndim != 1 or c.dtype.kind not in "fiu" or not np.isfinite(c).all() or \
+                (c.size and np.abs(c.astype(np.float64)).max() > FLOAT32_MAX):  # fmt: skip
+            raise ValueError(f"{p}: 'center' must be (D,) finite float32 numbers, got {c.shape} {c.dtype}")
+        center = c.astype(np.float32)
+    classes: tuple[str, ...] = ()
+    if "classes" in fields:
+        names = fields["classes"]
+        if names.ndim != 1 or names.dtype.kind not in "US":
+            raise ValueError(f"{p}: 'classes' must be (B,) strings, got {names.shape} {names.dtype}")
+        classes = tuple(str(x) for x in names)
     return BaseStatsInfo(fingerprint=str(fields.get("fingerprint", "")), center=center, classes=classes)
