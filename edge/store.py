@@ -27,6 +27,7 @@ import os
 import re
 import tempfile
 import unicodedata
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from crossglg.atomic import atomic_write
+from crossglg.npy_check import check_npy_sizes
 from crossglg.preprocess import validate_sequence
 
 from .errors import EdgeError
@@ -43,6 +45,7 @@ from .matcher import SupportSet
 from .store_manifest import MANIFEST, SCHEMA_VERSION, ActionEntry, ExemplarEntry, parse_manifest
 
 _SLUG_MAX = 48
+MAX_NPZ_BYTES = 1 << 30  # a store file over 1 GiB is not one the store wrote (clips are ~100 KB)
 MAX_LABEL_CHARS = 80  # the UI's label inputs take at most this many characters too
 _RESERVED = {"con", "prn", "aux", "nul", "com1", "lpt1", "manifest", "embeddings"}
 
@@ -139,6 +142,7 @@ def _npz_bytes(**arrays: np.ndarray) -> bytes:
 
 def _load_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
     try:
+        check_npy_sizes(path, MAX_NPZ_BYTES)  # a header claiming 10^9 rows is refused, not allocated
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in keys if k not in z.files]
             if missing:
@@ -146,11 +150,12 @@ def _load_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
             return {k: z[k] for k in z.files}
     except FileNotFoundError:
         raise FileNotFoundError(f"support store file missing: {path}") from None
-    except (OSError, EOFError) as exc:  # zip errors surface as OSError/BadZipFile/EOFError
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:  # damaged archive: bad CRC, names, headers
         raise ValueError(f"{path}: not a readable npz file: {exc}") from None
     except ValueError as exc:
-        if "pickle" in str(exc).lower():
-            raise ValueError(f"{path}: holds pickled objects, which are never loaded") from None
+        if "pickle" in str(exc).lower():  # numpy's words for anything that is neither npz nor npy
+            raise ValueError(f"{path}: not an .npz archive of plain arrays (expected one written by the store; "
+                             "pickled objects are never loaded)") from None
         raise
 
 
@@ -222,9 +227,14 @@ class SupportStore:
             z = _load_npz(emb_path, ("embeddings", "files", "fingerprint"))
             if str(z["fingerprint"]) != manifest["model_fingerprint"]:
                 raise ValueError(f"{emb_path}: field 'fingerprint' {str(z['fingerprint'])!r} differs from the manifest's")
-            if z["embeddings"].ndim != 2 or z["embeddings"].shape[0] != z["files"].shape[0]:
-                raise ValueError(f"{emb_path}: field 'embeddings': expected (S, D) with one row per file")
-            emb = {str(f): row.astype(np.float32) for f, row in zip(z["files"], z["embeddings"], strict=True)}
+            rows, files, dim = z["embeddings"], z["files"], manifest["embedding_dim"]
+            if rows.ndim != 2 or files.ndim != 1 or rows.shape[0] != files.shape[0] or rows.dtype.kind not in "fiu" \
+                    or (dim is not None and rows.shape[1] != dim):  # fmt: skip
+                raise ValueError(f"{emb_path}: field 'embeddings': expected (S, {dim or 'D'}) numbers with one row per "
+                                 f"entry of 'files', got {rows.shape} {rows.dtype} and files {files.shape}")  # fmt: skip
+            if not np.isfinite(rows).all():
+                raise ValueError(f"{emb_path}: field 'embeddings': expected finite values, found NaN or inf")
+            emb = {str(f): row.astype(np.float32) for f, row in zip(files, rows, strict=True)}
         store = cls(path, manifest, emb)
         for a in store.actions:
             for ex in a.exemplars:
@@ -293,9 +303,20 @@ class SupportStore:
 
     def load_exemplar(self, slug: str, index: int = 0) -> Exemplar:
         ex = self.action(slug).exemplars[index]
-        z = _load_npz(self.root / ex.file, ("clip", "fps", "timestamps"))
-        clip = _check_clip(z["clip"])
-        return Exemplar(clip=clip, fps=float(z["fps"]), timestamps=z["timestamps"].astype(np.float64))
+        path = self.root / ex.file
+        z = _load_npz(path, ("clip", "fps", "timestamps"))
+        try:
+            clip = _check_clip(z["clip"])
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        fps, ts = z["fps"], z["timestamps"]
+        if fps.shape != () or fps.dtype.kind not in "fiu" or not (np.isfinite(fps) and fps > 0):
+            shown = repr(fps.item()) if fps.size == 1 else f"an array of shape {fps.shape}"
+            raise ValueError(f"{path}: field 'fps': expected a positive frame rate, got {shown}")
+        if ts.shape != (clip.shape[0],) or ts.dtype.kind not in "fiu" or not np.isfinite(ts).all():
+            raise ValueError(f"{path}: field 'timestamps': expected ({clip.shape[0]},) finite numbers, "
+                             f"got {ts.shape} {ts.dtype}")  # fmt: skip
+        return Exemplar(clip=clip, fps=float(fps), timestamps=ts.astype(np.float64))
 
     def support(self) -> SupportSet:
         """Embeddings grouped by action, for :class:`edge.matcher.Matcher`."""
