@@ -14,6 +14,7 @@ from crossglg.cli import run_cli
 
 from .console import configure
 from .errors import EdgeError
+from .signals import terminate_as_interrupt
 
 # name -> (module, one-line help); modules are imported only when their command runs
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -38,6 +39,8 @@ def _common_options() -> argparse.ArgumentParser:
 def _setup(args: argparse.Namespace) -> None:
     verbose = bool(getattr(args, "verbose", False)) or os.environ.get("CROSSGLG_VERBOSE", "") not in ("", "0")
     configure(verbose=verbose)
+    if args.command not in ("run", "ui"):  # run stops its pipeline on SIGTERM itself; the UI keeps the default
+        terminate_as_interrupt()  # SIGTERM: the command's one 'interrupted' line and exit 130, not a silent 143
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,7 +30,10 @@ from contextlib import contextmanager
 from typing import TextIO
 
 OWN_LOGGERS = ("edge", "crossglg", "train", "calib")
-_NATIVE_ENV = (("OPENCV_LOG_LEVEL", "OFF"), ("GLOG_minloglevel", "2"), ("TF_CPP_MIN_LOG_LEVEL", "2"))
+# OPENCV_FFMPEG_LOGLEVEL -8 (AV_LOG_QUIET): FFmpeg's own "[h264 @ 0x...] error while decoding MB"
+# lines for a cut video; edge.video says it in one line of ours instead
+_NATIVE_ENV = (("OPENCV_LOG_LEVEL", "OFF"), ("OPENCV_FFMPEG_LOGLEVEL", "-8"), ("GLOG_minloglevel", "2"),
+               ("TF_CPP_MIN_LOG_LEVEL", "2"))
 
 _lock = threading.Lock()
 _state = {"verbose": False, "depth": 0}

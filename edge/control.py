@@ -146,8 +146,9 @@ class ControlServer:
             self._server = ServerSocket(
                 context or zmq.Context.instance(), zmq.REP, cfg.endpoint,
                 curve_secret_key=cfg.curve_secret_key, curve_allowed_clients=cfg.curve_allowed_clients,
+                role="control", option="--control",
             )  # fmt: skip
-        except zmq.ZMQError as exc:
+        except zmq.ZMQError as exc:  # in use: EndpointBusyError (exit 1); this is anything else
             raise ValueError(f"control: cannot bind {cfg.endpoint}: {exc} (another runtime running? use --control)") from None
         self._sock = self._server.sock
         self.endpoint: str = self._server.endpoint

@@ -35,6 +35,13 @@ class SourceLostError(SourceError):
     exit_code = EXIT_RUNTIME
 
 
+class EndpointBusyError(EdgeError, ValueError):
+    """An endpoint is already bound by another process (a second runtime on the same port or ipc
+    path): a runtime failure, the first runtime is left alone."""
+
+    exit_code = EXIT_RUNTIME
+
+
 class ModelNotFoundError(EdgeError, FileNotFoundError):
     """A model file (e.g. the MediaPipe pose landmarker) cannot be found or fails verification."""
 

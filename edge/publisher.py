@@ -81,6 +81,7 @@ class Publisher:
         self._server = ServerSocket(
             context or zmq.Context.instance(), kind, cfg.endpoint, options=options,
             curve_secret_key=cfg.curve_secret_key, curve_allowed_clients=cfg.curve_allowed_clients,
+            role="publisher", option="--pub",
         )  # fmt: skip
         self._sock = self._server.sock
         self.endpoint: str = self._server.endpoint

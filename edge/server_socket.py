@@ -7,20 +7,28 @@ Both follow one rule and one lifecycle, kept here once:
   ``INSECURE`` log line, which is what the command line shows);
 - setup: LINGER 0 (closing never blocks on unsent messages), socket options, optional CURVE server
   keys with an authenticator thread restricting clients to a directory of ``.key`` files, bind;
-  anything failing on the way closes what was opened and re-raises;
+  anything failing on the way closes what was opened and re-raises; an endpoint another process
+  holds is :class:`~edge.errors.EndpointBusyError` (one line naming it and the option to change).
+  For ``ipc://`` that is checked before binding: libzmq would silently take the path over, and the
+  first runtime's subscribers would then hear the second one;
 - close: the socket (LINGER 0) and the authenticator thread, idempotent.
 """
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
+import os
+import socket
+import stat
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import zmq
 
+from .errors import EndpointBusyError
 from .keys import load_secret
 
 log = logging.getLogger(__name__)
@@ -86,7 +94,14 @@ class ServerSocket:
         options: Mapping[int, Any] | None = None,
         curve_secret_key: str | None = None,
         curve_allowed_clients: str | None = None,
+        role: str = "socket",
+        option: str = "endpoint",
     ) -> None:
+        """``role`` (e.g. ``"publisher"``) and ``option`` (e.g. ``"--pub"``) name the socket in errors."""
+        busy = EndpointBusyError(f"{role}: cannot bind {endpoint}: address already in use (another runtime "
+                                 f"running? pass another {option})")  # fmt: skip
+        if _ipc_in_use(endpoint):
+            raise busy
         self._auth: Any = None  # zmq.auth.thread.ThreadAuthenticator, imported only with CURVE
         self.sock = ctx.socket(kind)
         try:
@@ -96,8 +111,10 @@ class ServerSocket:
             if curve_secret_key is not None:
                 self._setup_curve(ctx, curve_secret_key, curve_allowed_clients)
             self.sock.bind(endpoint)
-        except BaseException:
+        except BaseException as exc:
             self.close()
+            if isinstance(exc, zmq.ZMQError) and exc.errno == errno.EADDRINUSE:
+                raise busy from None
             raise
         self.endpoint: str = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
 
@@ -119,3 +136,24 @@ class ServerSocket:
         if self._auth is not None:
             self._auth.stop()
             self._auth = None
+
+
+def _ipc_in_use(endpoint: str) -> bool:
+    """True when ``ipc://PATH`` is a Unix socket some process accepts connections on."""
+    scheme, _, path = endpoint.partition("://")
+    if scheme != "ipc" or not path or path.startswith("@") or path == "*":
+        return False
+    try:
+        if not stat.S_ISSOCK(os.stat(path).st_mode):
+            return False
+    except OSError:
+        return False  # no such path: free
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(path)
+        return True
+    except OSError:
+        return False  # a stale file left by a process that died: libzmq replaces it
+    finally:
+        probe.close()

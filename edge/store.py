@@ -9,7 +9,8 @@ Layout::
 
 Rules: every file is written to a temp file, fsynced and renamed (``os.replace``); the manifest is
 written last and is the commit point (files it does not reference are leftovers of an interrupted
-write: they are ignored, and removed after the next successful write). ``np.load(allow_pickle=False)`` only. Labels are free text kept
+write: they are ignored, and removed after the next successful write); a Ctrl-C or SIGTERM during a
+write takes effect once it has finished (:mod:`edge.signals`). ``np.load(allow_pickle=False)`` only. Labels are free text kept
 in the manifest; file names use a slug (ASCII ``[a-z0-9-]``, unique). Raw clips are kept so a new
 model can re-embed them: opening a store made with another model fingerprint (or preprocessing)
 raises :class:`StoreMismatchError` unless ``allow_mismatch=True``, after which :meth:`SupportStore.reembed`
@@ -42,6 +43,7 @@ from crossglg.preprocess import validate_sequence
 
 from .errors import EdgeError
 from .matcher import SupportSet
+from .signals import deferred_interrupts
 from .store_manifest import MANIFEST, SCHEMA_VERSION, ActionEntry, ExemplarEntry, parse_manifest
 
 _SLUG_MAX = 48
@@ -369,15 +371,16 @@ class SupportStore:
         actions = [*actions, new_entry] if new_action else [new_entry if a["slug"] == entry["slug"] else a
                                                            for a in self._m["actions"]]
         emb_map = {**self._emb, rel: emb}
-        try:
-            with self._writing():
-                atomic_write(self.root / rel, _npz_bytes(clip=arr, fps=np.float64(fps), timestamps=ts))
-                self._commit({**self._m, "actions": actions, "embedding_dim": int(emb.size)}, emb_map)
-        except BaseException:
-            # the manifest was not replaced: the clip is an orphan; on a full disk it holds the
-            # space the next write needs, so it goes now, not at the next successful commit
-            _discard(self.root / rel)
-            raise
+        with deferred_interrupts():  # Ctrl-C/SIGTERM after the commit must not reach the clean-up below
+            try:
+                with self._writing():
+                    atomic_write(self.root / rel, _npz_bytes(clip=arr, fps=np.float64(fps), timestamps=ts))
+                    self._commit({**self._m, "actions": actions, "embedding_dim": int(emb.size)}, emb_map)
+            except BaseException:
+                # the manifest was not replaced: the clip is an orphan; on a full disk it holds the
+                # space the next write needs, so it goes now, not at the next successful commit
+                _discard(self.root / rel)
+                raise
 
     def remove_action(self, slug: str) -> None:
         """Remove an action and (after the manifest no longer lists them) its files."""
@@ -427,13 +430,15 @@ class SupportStore:
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
-        """OSError from the file system -> :class:`StoreWriteError` (one line saying what to do)."""
-        try:
-            yield
-        except StoreWriteError:
-            raise
-        except OSError as exc:
-            raise _write_error(self.root, exc) from exc
+        """OSError from the file system -> :class:`StoreWriteError` (one line saying what to do); a
+        Ctrl-C or SIGTERM meanwhile takes effect once the write has committed or been undone."""
+        with deferred_interrupts():
+            try:
+                yield
+            except StoreWriteError:
+                raise
+            except OSError as exc:
+                raise _write_error(self.root, exc) from exc
 
     def _commit(self, manifest: dict | None, embeddings: dict[str, np.ndarray] | None = None) -> None:
         """Write embeddings (new generation file), then the manifest (commit point), then tidy up."""

@@ -8,6 +8,7 @@ Problems a user can fix raise :class:`~edge.errors.SourceError` with a message.
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import threading
 import time
@@ -22,6 +23,7 @@ from .errors import SourceError, SourceLostError
 _CAMERA_HINT = "list cameras with `ls /dev/video*`, pass another --camera N, or try --video FILE"
 
 DEFAULT_FPS = 30.0
+log = logging.getLogger(__name__)
 _OPEN_FAILED = object()  # sentinel from the reader thread
 
 
@@ -32,12 +34,19 @@ def _cv2():
 
 
 class VideoFileReader:
-    """Decodes a video file frame by frame; timestamps are ``index / fps`` of the file."""
+    """Decodes a video file frame by frame; timestamps are ``index / fps`` of the file.
+
+    A file cut mid-way (a copy that stopped, a recorder that died) decodes up to the damage; what
+    was read is used, and the reader says once (a warning) that it ended ``frames_read`` frames
+    into the ``frames_announced`` its header promised.
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._cap = None
         self.fps = DEFAULT_FPS
+        self.frames_announced = 0  # from the container header; 0 when it does not say
+        self.frames_read = 0
 
     def open(self) -> None:
         cv2 = _cv2()
@@ -48,6 +57,8 @@ class VideoFileReader:
             raise SourceError(f"cannot open video file {self.path} (unsupported or corrupt)")
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and np.isfinite(fps) and 1.0 <= fps <= 1000.0 else DEFAULT_FPS
+        count = cap.get(cv2.CAP_PROP_FRAME_COUNT)
+        self.frames_announced = int(count) if count and np.isfinite(count) and 0 < count < 1e9 else 0
         self._cap = cap
 
     def close(self) -> None:
@@ -64,9 +75,16 @@ class VideoFileReader:
             if not ok:
                 if index == 0:
                     raise SourceError(f"video file {self.path} has no decodable frame")
+                # a frame or two short is normal (headers round); more is a cut or damaged file
+                if self.frames_announced and index < self.frames_announced - 2:
+                    log.warning("video file %s ended after %d of the %d frames its header announces "
+                                "(%.1f of %.1f s): the file is cut or damaged; using what was read",
+                                self.path, index, self.frames_announced, index / self.fps,
+                                self.frames_announced / self.fps)  # fmt: skip
                 return
             yield index / self.fps, frame
             index += 1
+            self.frames_read = index
 
 
 class CameraReader:

@@ -10,6 +10,7 @@ import pytest
 import zmq
 
 from edge.control import ControlConfig, ControlServer
+from edge.errors import EndpointBusyError
 from edge.publisher import Publisher, PublisherConfig
 from edge.server_socket import ServerSocket, check_exposure, is_local_endpoint
 
@@ -33,7 +34,7 @@ def test_busy_port_fails_cleanly_and_close_frees_the_port() -> None:
     ctx = zmq.Context.instance()
     first = ServerSocket(ctx, zmq.PUB, ANY, options={zmq.SNDHWM: 7})
     assert first.sock.getsockopt(zmq.SNDHWM) == 7 and first.sock.getsockopt(zmq.LINGER) == 0
-    with pytest.raises(zmq.ZMQError):
+    with pytest.raises(EndpointBusyError, match="address already in use"):
         ServerSocket(ctx, zmq.PUB, first.endpoint)
     with pytest.raises(ValueError, match="cannot bind"):  # the control server says what to do
         ControlServer(None, ControlConfig(endpoint=first.endpoint))  # type: ignore[arg-type]
@@ -46,7 +47,7 @@ def test_busy_port_fails_cleanly_and_close_frees_the_port() -> None:
         try:
             pub = Publisher(PublisherConfig(endpoint=first.endpoint))
             break
-        except zmq.ZMQError:
+        except EndpointBusyError:
             assert time.monotonic() < deadline, "the closed socket never released its port"
             time.sleep(0.05)
     with pub:
