@@ -24,7 +24,6 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 demo: $(STAMP)
-	$(BIN)/crossglg-train model-info --num-classes 100 --json
 	BIN=$(BIN) bash tools/demo.sh
 
 clean:

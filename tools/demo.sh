@@ -1,12 +1,10 @@
 #!/usr/bin/env bash
 # The main job end to end on real recordings, for a fresh machine (`make demo`):
-#   train a small CrossGLG model on the real-data protocol -> export the text-free encoder to ONNX
-#   -> enroll three actions from ONE demonstration each -> run the edge runtime headless on
-#   one continuous recording of another person doing the three actions, print the published labels
-#   (JSON lines from the ZeroMQ stream) and a timeline of what was recognised when.
-# DATA points at a folder laid out like ../shared/data (utd_mhad/, nw_ucla/, gtu3d/, irds/).
-# The training budget is tiny (1 epoch, 4 sequences per base class) so the demo ends in minutes;
-# see docs/training.md and docs/results.md for real runs.
+#   enroll three actions from ONE demonstration each with the installed starter model -> run the
+#   edge runtime headless on one continuous recording of another person doing the three actions
+#   -> a timeline of what was recognised when, next to what the person did.
+# DATA points at a folder laid out like ../shared/data (utd_mhad/ is enough). MODEL=path.onnx uses
+# another encoder instead of the installed one; JSON=1 also prints the label stream (JSON lines).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
@@ -14,18 +12,15 @@ DATA=${DATA:-../shared/data}
 OUT=${OUT:-runs/demo}
 UTD="$DATA/utd_mhad/Skeleton"
 [ -d "$UTD" ] || { echo "demo: no UTD-MHAD skeletons under $UTD (set DATA=...)" >&2; exit 2; }
-
-if [ ! -f "$OUT/train/final.pt" ]; then
-  "$BIN/crossglg-train" train --config configs/realdata_cpu.yaml --data-root "$DATA" --out "$OUT/train" \
-    --set optim.epochs=1 --set data.max_per_class=4 --no-progress
-fi
-"$BIN/crossglg-train" export "$OUT/train/final.pt" --out "$OUT/model.onnx"
+MODEL_ARGS=()
+[ -n "${MODEL:-}" ] && MODEL_ARGS=(--model "$MODEL")
+mkdir -p "$OUT"
 
 STORE="$OUT/store"
 rm -rf "$STORE"
 for spec in "hand wave:a3" "cross arms in the chest:a6" "sit to stand:a24"; do
   label=${spec%%:*}; action=${spec##*:}
-  "$BIN/crossglg-edge" enroll "$label" --skeleton "$UTD/${action}_s1_t1_skeleton.mat" --model "$OUT/model.onnx" --store "$STORE"
+  "$BIN/crossglg-edge" enroll "$label" --skeleton "$UTD/${action}_s1_t1_skeleton.mat" "${MODEL_ARGS[@]}" --store "$STORE"
 done
 "$BIN/crossglg-edge" actions list --store "$STORE"
 
@@ -51,13 +46,16 @@ json.dump(segments, open(out + ".segments.json", "w"))
 print("subject 2 stream:", ", ".join(f"{s['label']} {s['start_s']:.1f}-{s['end_s']:.1f} s" for s in segments))
 PY
 
-# the stream is printed and kept for the summary; $! is the listener itself (not tee) so kill ends it
-"$BIN/crossglg-edge" listen --connect "$PUB" --topic crossglg.v1.label. --count 1000 --timeout 30 \
-  > >(tee "$OUT/labels.jsonl") &
+# the stream is kept for the timeline (JSON=1: printed too); the runtime waits for the listener, so
+# no label is lost; $! is the listener itself (not tee) so kill ends it
+if [ -n "${JSON:-}" ]; then
+  "$BIN/crossglg-edge" listen --connect "$PUB" --topic crossglg.v1.label. --timeout 30 > >(tee "$OUT/labels.jsonl") &
+else
+  "$BIN/crossglg-edge" listen --connect "$PUB" --topic crossglg.v1.label. --timeout 30 > "$OUT/labels.jsonl" &
+fi
 LISTENER=$!
-sleep 1
-"$BIN/crossglg-edge" run --skeleton "$STREAM" --fps 30 --model "$OUT/model.onnx" \
-  --store "$STORE" --headless --pub "$PUB" --control off --max-seconds 120
+"$BIN/crossglg-edge" run --skeleton "$STREAM" --fps 30 "${MODEL_ARGS[@]}" --store "$STORE" --headless \
+  --pub "$PUB" --control off --max-seconds 120 --wait-subscribers 1
 sleep 0.5
 kill "$LISTENER" 2>/dev/null || true
 wait "$LISTENER" 2>/dev/null || true
