@@ -219,10 +219,13 @@ def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(data) - names
-    if unknown:
-        raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}; expected some of {sorted(names)}")
+    if unknown:  # keys may be any YAML scalar (1, null, a date): sort their text
+        raise ValueError(f"{where}: unknown field(s) {sorted(map(str, unknown))}; expected some of {sorted(names)}")
     kwargs = {k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:  # __post_init__ range checks name the field, not the file
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -243,6 +246,40 @@ def from_dict(data: Mapping[str, Any], where: str = "config") -> TrainConfig:
     return _build(TrainConfig, data, where)
 
 
+MAX_YAML_NESTING = 50  # PyYAML recurses per level: 3,000 nested brackets take seconds, then RecursionError
+
+
+def _safe_yaml(text: str) -> Any:
+    """``yaml.safe_load`` that refuses nesting beyond :data:`MAX_YAML_NESTING` (ValueError) up front."""
+    depth = deepest = 0
+    quote = ""
+    for ch in text:  # flow collections outside quotes; block nesting costs a line per level, so stays small
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    if deepest > MAX_YAML_NESTING:
+        raise ValueError(f"nested {deepest} levels deep (expected at most {MAX_YAML_NESTING})")
+    try:
+        return yaml.safe_load(text)
+    except RecursionError:
+        raise ValueError(f"nested too deeply (expected at most {MAX_YAML_NESTING} levels)") from None
+
+
+def _yaml_error(exc: Exception) -> str:
+    """PyYAML's multi-line message as one line: the problem and where (line, column)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    context = getattr(exc, "context", None)
+    return " ".join(f"{context + ': ' if context else ''}{problem}{where}".split())
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """``"optim.lr=0.01"`` -> (["optim", "lr"], 0.01); the value is parsed as YAML."""
     if "=" not in text:
@@ -252,9 +289,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not parts:
         raise ValueError(f"--set {text!r}: empty key")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as exc:
-        raise ValueError(f"--set {text!r}: value is not valid YAML: {exc}") from None
+        value = _safe_yaml(raw) if raw.strip() else ""
+    except (yaml.YAMLError, ValueError) as exc:
+        raise ValueError(f"--set {text[:80]!r}: value is not valid YAML: {_yaml_error(exc)}") from None
     return parts, value
 
 
@@ -278,10 +315,12 @@ def load_config(path: str | os.PathLike | None = None, overrides: Sequence[str] 
             text = Path(path).read_text(encoding="utf-8")
         except FileNotFoundError:
             raise FileNotFoundError(f"config file not found: {path}") from None
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); expected a YAML file") from None
         try:
-            loaded = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{path}: invalid YAML: {exc}") from None
+            loaded = _safe_yaml(text) or {}
+        except (yaml.YAMLError, ValueError) as exc:
+            raise ValueError(f"{path}: invalid YAML: {_yaml_error(exc)}") from None
         if not isinstance(loaded, Mapping):
             raise ValueError(f"{path}: expected a mapping at the top level")
         data = dict(loaded)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 CASES: Counter[str] = Counter()  # format -> generated cases
@@ -49,6 +49,9 @@ def fuzz_settings(max_examples: int) -> settings:
         derandomize=True,
         database=None,
         print_blob=False,
+        # no "explain" phase: it traces every line of a failing case, which made one deep-recursion
+        # case take minutes; the failing example and its traceback are enough
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
                                HealthCheck.function_scoped_fixture, HealthCheck.large_base_example],
     )  # fmt: skip
