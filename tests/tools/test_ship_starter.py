@@ -1,0 +1,83 @@
+"""tools/ship_starter.py end to end on a tiny real-data checkpoint (T=16, 8 base sequences, 1 epoch):
+FP32 export + compact base statistics + ort-cpu INT8 + models.json into a temp package directory,
+then the edge's own loader takes the result (sha256, DC statistics for both files, the default)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+import ship_starter  # noqa: E402
+
+from crossglg.basestats import load_base_stats_file  # noqa: E402
+from edge.installed_models import ENV_VAR, installed_models  # noqa: E402
+
+pytestmark = [pytest.mark.realdata, pytest.mark.slow]  # one dynamo export (~30-80 s on 2 shared cores)
+TINY = ["data.frames=16", "optim.batch_size=4", "optim.epochs=1", "model.variant=baseline", "eval.draws=1",
+        "eval.dc_samples=20", "num_threads=2"]
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from train.config import load_config
+    from train.prepare import load_protocol_data
+    from train.trainer import run_training
+
+    full = load_protocol_data("realdata", data_dir, max_per_class=2, max_novel_per_class=1)
+    keep = np.flatnonzero(np.isin(full.train_labels, [0, 1, 18, 30]))
+    data = replace(full, train=[full.train[i] for i in keep], train_labels=full.train_labels[keep])
+    out = tmp_path_factory.mktemp("ship-run")
+    run_training(load_config(None, TINY), data, out, progress=False)
+    return out / "final.pt"
+
+
+def test_ship_installs_fp32_int8_and_statistics(tiny_checkpoint: Path, data_dir: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    dest = tmp_path / "pkg" / "starter"
+    dest.mkdir(parents=True)
+    (dest / "models.json").write_text(json.dumps({"format": "crossglg-models/1", "default": "old", "models": [
+        {"name": "old", "file": "old.onnx", "sha256": "0", "size": 1}]}))  # fmt: skip
+    (dest / "old.onnx").write_bytes(b"x")  # an earlier ship: removed, since the new registry drops it
+    card = tmp_path / "card.md"
+    card.write_text("# Model card\n")
+    code = ship_starter.main([str(tiny_checkpoint), "--data-root", str(data_dir), "--dest", str(dest),
+                              "--windows", "8", "--min-cosine", "0.9", "--model-card", str(card)])  # fmt: skip
+    assert code == 0
+    said = capsys.readouterr().out
+    assert "crossglg-calib quantize" in said and "mean cosine" in said and "verified starter-int8" in said
+    assert sorted(p.name for p in dest.iterdir()) == ["model-card.md", "models.json", "starter-int8.onnx",
+                                                      "starter.onnx", "starter.onnx.basestats.npz"]  # fmt: skip
+    doc = json.loads((dest / "models.json").read_text())
+    assert doc["default"] == "starter" and [m["precision"] for m in doc["models"]] == ["fp32", "int8"]
+    for m in doc["models"]:
+        assert m["size"] == (dest / m["file"]).stat().st_size <= 10e6
+        assert m["sha256"] == ship_starter.sha256_of(dest / m["file"]) and m["classes"] == 51
+        assert m["base_stats"] == "starter.onnx.basestats.npz" and "research use only" in m["licence"]
+    with np.load(dest / "starter.onnx.basestats.npz", allow_pickle=False) as z:
+        assert str(z["cov_form"]) == "lowrank" and z["means"].dtype == np.float32
+    assert load_base_stats_file(dest / "starter.onnx.basestats.npz").means.shape[0] == 4
+    assert (dest / "model-card.md").read_text() == "# Model card\n" and doc["models"][0]["model_card"] == "model-card.md"
+
+    models = installed_models(dest)
+    assert [(m.name, m.is_default) for m in models] == [("starter", True), ("starter-int8", False)]
+    listed = subprocess.run([sys.executable, "-m", "edge.cli", "models", "list", "--json"], capture_output=True,
+                            text=True, timeout=60, env={**os.environ, ENV_VAR: str(dest)})  # fmt: skip
+    rows = json.loads(listed.stdout)["models"]
+    assert [(r["name"], r["status"]) for r in rows] == [("starter", "ok"), ("starter-int8", "ok")]
+
+
+def test_budget_refuses_oversize_files(tmp_path: Path) -> None:
+    big, small = tmp_path / "big.onnx", tmp_path / "small.npz"
+    big.write_bytes(b"\0" * 2_000)
+    small.write_bytes(b"\0" * 10)
+    ship_starter.check_budget([small], max_mb=0.001)
+    with pytest.raises(SystemExit, match=r"big.onnx 0.00 MB.*nothing installed"):
+        ship_starter.check_budget([big, small], max_mb=0.001)
