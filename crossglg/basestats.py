@@ -25,8 +25,8 @@ Arrays (``np.savez``, loadable with ``allow_pickle=False``), format ``crossglg-b
 
 Why low rank: full float32 covariances of ~165 classes x 256 x 256 are 43 MB, over the 10 MB a
 shipped file may take; a class's covariance has rank at most (its sample count - 1), and the top
-32 eigenvectors plus a diagonal residual keep distribution-calibration accuracy (measured in
-docs/model-card.md, "Base statistics") in ~2.9 MB. Format ``/1`` files (full ``covs``, float32 or
+16 eigenvectors plus a diagonal residual keep distribution-calibration accuracy (measured in
+docs/model-card.md, "Base statistics") in ~1.7 MB. Format ``/1`` files (full ``covs``, float32 or
 float64) and plain ``means`` + ``covs``/``vars`` archives are still read.
 """
 
@@ -48,7 +48,7 @@ FORMAT_V1 = "crossglg-basestats/1"
 MAX_BYTES = 4 << 30  # full float32 covariances of 1,000 classes x 1,024 dims; a real sidecar is ~3-45 MB
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 SUFFIX = ".basestats.npz"
-DEFAULT_RANK = 32  # chosen by measurement: docs/model-card.md, "Base statistics"
+DEFAULT_RANK = 16  # 8 already matched full covariances (docs/model-card.md, "Base statistics"); x2 margin
 COV_FORMS = ("lowrank", "full", "diag")
 
 
