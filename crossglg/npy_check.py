@@ -17,6 +17,7 @@ import io
 import math
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -57,10 +58,12 @@ def _judge(path: Path, what: str, shape: tuple[int, ...], dtype: np.dtype, room:
                          f"{max_bytes:,}-byte limit for this kind of file")  # fmt: skip
 
 
-def check_npy_sizes(path: str | os.PathLike[str], max_bytes: int | None = None) -> None:
+def check_npy_sizes(path: str | os.PathLike[str], max_bytes: int | None = None, verify: bool = True) -> None:
     """Raise ``ValueError`` naming ``path`` (and the member) when a ``.npy`` header or any ``.npz``
     member's header declares more bytes than the file can hold, or more than ``max_bytes``; also for
-    a malformed header. Returns quietly for files it cannot judge (not npy/npz, broken zip)."""
+    a malformed header and, with ``verify``, an ``.npz`` member whose data is damaged (bad CRC, broken
+    deflate stream: checked by streaming it, never holding more than 1 MiB). Returns quietly for
+    files it cannot judge (not npy/npz, a zip whose directory cannot be read)."""
     p = Path(path)
     try:
         with open(p, "rb") as fh:
@@ -91,11 +94,20 @@ def check_npy_sizes(path: str | os.PathLike[str], max_bytes: int | None = None) 
                 with member:
                     try:
                         found = _declared(member)
-                    except (ValueError, SyntaxError, EOFError) as exc:
+                        if found is not None:
+                            shape, dtype, header_len = found
+                            _judge(p, f"member {info.filename!r}", shape, dtype, ceiling - header_len, max_bytes)
+                        if verify:  # stream the rest (1 MiB at a time): CRC and deflate errors surface here
+                            while member.read(1 << 20):
+                                pass
+                    except (SyntaxError, EOFError) as exc:
                         raise ValueError(f"{p}: member {info.filename!r}: malformed .npy header ({exc})") from None
-                    if found is None:
-                        continue
-                    shape, dtype, header_len = found
-                    _judge(p, f"member {info.filename!r}", shape, dtype, ceiling - header_len, max_bytes)
+                    except (zipfile.BadZipFile, zlib.error, OSError) as exc:
+                        raise ValueError(f"{p}: member {info.filename!r} is damaged ({exc}); expected an intact "
+                                         ".npz archive") from None  # fmt: skip
+                    except ValueError as exc:
+                        if str(p) in str(exc):
+                            raise  # ours, from _judge
+                        raise ValueError(f"{p}: member {info.filename!r}: malformed .npy header ({exc})") from None
     except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError):
         return  # unreadable or not a zip after all: np.load reports it in the caller's words

@@ -27,10 +27,14 @@ from __future__ import annotations
 
 import pickle
 import re
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from crossglg.npy_check import check_npy_sizes
 
 from .classes import FPS
 from .sample import FormatError, Sample
@@ -279,18 +283,32 @@ def read_ctrgcn_npz(path: str | Path, split: str = "train") -> list[Sample]:
     Zero padding frames at the end are trimmed; all-zero bodies and joints become NaN.
     """
     path = Path(path)
-    with np.load(path, allow_pickle=False) as npz:
-        if f"x_{split}" not in npz or f"y_{split}" not in npz:
-            raise FormatError(path, f"expected arrays x_{split} and y_{split}, found {sorted(npz.files)}")
-        x, y = npz[f"x_{split}"], npz[f"y_{split}"]
-    if x.ndim != 3 or x.shape[-1] % (V * 3) or len(x) != len(y):
-        raise FormatError(path, f"x_{split} shape {x.shape} / y_{split} shape {y.shape}: expected (N, T, M*75), (N, C)")
+    try:
+        check_npy_sizes(path, verify=False)  # a header claiming more than the file holds; NTU's x_train is 7 GB
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array")
+        with npz:
+            if f"x_{split}" not in npz or f"y_{split}" not in npz:
+                raise FormatError(path, f"expected arrays x_{split} and y_{split}, found {sorted(npz.files)}")
+            x, y = npz[f"x_{split}"], npz[f"y_{split}"]
+    except FormatError:
+        raise
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as exc:  # ValueError: pickled/not npz
+        raise FormatError(path, f"not a readable CTR-GCN .npz archive ({exc}); expected x_{split} and y_{split}") from None
+    if y.ndim not in (1, 2) or x.ndim != 3 or not x.shape[-1] or x.shape[-1] % (V * 3) or x.shape[1] < 1 \
+            or len(x) != len(y) or x.dtype.kind not in "iuf" or y.dtype.kind not in "biuf" or 0 in y.shape[1:] \
+            or (y.ndim == 1 and not (np.isfinite(y) & (y >= 0) & (y == np.round(y))).all()):  # fmt: skip
+        raise FormatError(path, f"x_{split} {x.shape} {x.dtype} / y_{split} {y.shape} {y.dtype}: expected real "
+                                "(N, T>=1, M*75) with M >= 1, and labels (N,) or one-hot (N, C)")  # fmt: skip
     labels = y.argmax(axis=1) if y.ndim == 2 else y.astype(int)
     m = x.shape[-1] // (V * 3)
     samples = []
     for i in range(len(x)):
         seq = x[i].reshape(x.shape[1], m, V, 3)
-        alive = np.flatnonzero(np.abs(seq).sum(axis=(1, 2, 3)) > 0)
+        if (np.abs(seq) > FLOAT32_MAX).any():  # inf, or inf once float32 (NaN compares False: kept as missing)
+            raise FormatError(path, f"x_{split}[{i}]: infinite or beyond float32's range (expected finite coordinates)")
+        alive = np.flatnonzero((np.abs(seq) > 0).any(axis=(1, 2, 3)))  # no sum: 3e38 + 3e38 overflows
         seq = seq[: alive[-1] + 1] if alive.size else seq[:1]
         samples.append(_ntu_sample(f"{split}_{i:06d}", int(labels[i]), _zeros_to_nan(seq), ""))
     return samples

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fuzz_helpers import WEIRD_TOKENS, Source, check_read, fuzz_settings, mutated_text, write
+from fuzz_helpers import WEIRD_TOKENS, Source, assert_skeleton, check_read, fuzz_settings, mutated_text, write
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from crossglg.datasets import FormatError, read_ntu_skeleton, read_ntu_skeleton_full
+from crossglg.datasets import FormatError, read_ctrgcn_npz, read_ntu_skeleton, read_ntu_skeleton_full
 
 NTU_FILE = "ntu_sample/S001C001P001R001A001.skeleton"
 
@@ -97,3 +97,60 @@ def generated_ntu(draw: st.DrawFn) -> str:
 def test_generated_ntu_files(text: str, fuzz_dir: Path) -> None:
     path = write(fuzz_dir / "ntu_gen" / "S001C001P001R001A001.skeleton", text)
     check_read("ntu .skeleton", _read_both, path, (FormatError,))
+
+
+# ---------------------------------------------------------------------------- CTR-GCN NTU .npz
+
+
+def _ctrgcn_samples(path: Path) -> list:
+    samples = read_ctrgcn_npz(path, "train")
+    for s in samples:
+        assert_skeleton(s.load())
+        assert isinstance(s.label, int) and s.label >= 0
+    return samples
+
+
+def _mostly(valid: object, other: st.SearchStrategy) -> st.SearchStrategy:
+    """The valid value two draws in three: most cases then carry one or two defects, not five."""
+    return st.one_of(st.just(valid), st.just(valid), other)
+
+
+_X_SHAPES = st.sampled_from(((2, 6, 150), (2, 6, 75), (1, 1, 150), (2, 0, 150), (0, 6, 150), (2, 6, 0), (2, 6, 149),
+                             (2, 6), (2, 6, 150, 1)))  # fmt: skip
+_Y_SHAPES = st.sampled_from(((2, 4), (2,), (2, 0), (3, 4), (1, 4), ()))
+
+
+@fuzz_settings(80)
+@given(x_shape=_mostly((2, 6, 150), _X_SHAPES), y_shape=_mostly((2, 4), _Y_SHAPES),
+       x_dtype=_mostly("float32", st.sampled_from(("float64", "complex64", "U2", "int8"))),
+       y_dtype=_mostly("float32", st.sampled_from(("int64", "U2", "bool"))), seed=st.integers(0, 2**32 - 1),
+       weird=st.lists(st.sampled_from((np.nan, np.inf, 1e39, 0.0)), max_size=2),
+       split=_mostly("train", st.just("test")))  # fmt: skip
+@example(x_shape=(2, 6, 150), y_shape=(2, 0), x_dtype="float32", y_dtype="float32", seed=0, weird=[], split="train")
+@example(x_shape=(2, 6, 150), y_shape=(2, 4), x_dtype="complex64", y_dtype="float32", seed=0, weird=[], split="train")
+@example(x_shape=(2, 6, 0), y_shape=(2, 4), x_dtype="float32", y_dtype="float32", seed=0, weird=[], split="train")
+@example(x_shape=(2, 6, 150), y_shape=(2, 4), x_dtype="float64", y_dtype="float32", seed=0, weird=[1e39], split="train")
+@example(x_shape=(2, 6, 150), y_shape=(2, 4), x_dtype="float32", y_dtype="float32", seed=0, weird=[np.inf], split="train")
+def test_generated_ctrgcn_npz(x_shape, y_shape, x_dtype, y_dtype, seed, weird, split, fuzz_dir: Path) -> None:
+    """CTR-GCN's packed NTU ``.npz`` (``x_<split>`` ``(N, T, M*75)``, ``y_<split>`` one-hot): regressions
+    were an empty one-hot (argmax ValueError), complex x (ComplexWarning), zero bodies (M = 0 samples),
+    inf or 1e39 coordinates (returned as inf), empty/truncated/pickled files (EOFError, ValueError)."""
+    rng = np.random.default_rng(seed)
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = rng.normal(size=x_shape).astype(x_dtype) if x_dtype[0] != "U" else np.full(x_shape, "ab")
+        if weird and x.size and x.dtype.kind == "f":
+            x.flat[rng.integers(x.size, size=len(weird))] = weird
+        y = np.eye(*y_shape[-1:] * 2)[rng.integers(max(1, y_shape[-1] if y_shape else 1), size=y_shape[:1])] \
+            if len(y_shape) == 2 and y_shape[-1] else np.zeros(y_shape)  # fmt: skip
+    y = y.astype(y_dtype) if y_dtype[0] != "U" else np.full(y.shape, "x")
+    path = fuzz_dir / "ctrgcn" / "ntu60.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **{f"x_{split}": x, f"y_{split}": y})
+    check_read("ntu CTR-GCN .npz", _ctrgcn_samples, path, (FormatError,), validate=lambda out: out)
+
+
+@fuzz_settings(40)
+@given(raw=st.binary(max_size=300) | st.sampled_from((b"", b"PK\x03\x04", b"\x93NUMPY")))
+def test_damaged_ctrgcn_npz(raw: bytes, fuzz_dir: Path) -> None:
+    path = write(fuzz_dir / "ctrgcn" / "bad.npz", raw)
+    check_read("ntu CTR-GCN .npz", _ctrgcn_samples, path, (FormatError,), validate=lambda out: out)

@@ -97,8 +97,16 @@ def numpy_files(draw: st.DrawFn) -> tuple[str, bytes]:
     return draw(st.sampled_from((".npz", ".npy"))) if kind == "damaged" else ".npz", data
 
 
+def _broken_deflate() -> bytes:
+    """A compressed ``.npz`` whose deflate stream is broken (zlib.error, not a CRC mismatch)."""
+    data = bytearray(_npz_bytes({"joints": _npy_bytes(np.random.default_rng(0).normal(size=(40, 25, 3)))}, True))
+    data[60] ^= 0xFF  # inside the first deflate block: "invalid literal/lengths set"
+    return bytes(data)
+
+
 @fuzz_settings(200)
 @given(case=numpy_files(), override=st.sampled_from((None, None, 15.0)))
+@example(case=(".npz", _broken_deflate()), override=None)  # regression: zlib.error escaped
 @example(case=(".npy", b""), override=None)  # regression (issue 14): EOFError traceback
 @example(case=(".npy", _lying_npy((10**9, 25, 3))), override=None)  # regression: MemoryError (279 GiB asked)
 @example(case=(".npz", _npz_bytes({"joints": _lying_npy((10**9, 1, 25, 3))}, True)), override=None)  # regression
