@@ -157,7 +157,9 @@ def test_export_writes_center_and_sidecar(tiny_run: Path, run_export: Path) -> N
     assert side.name == "model.onnx.basestats.npz" and side.is_file()
     loaded = load_base_stats(side)  # the edge's reader, allow_pickle=False
     np.testing.assert_array_equal(loaded.means, stats.means)
-    np.testing.assert_array_equal(loaded.covs, stats.covs)
+    # compact sidecar (format /2, float16 eigenvectors): variances to ~0.1%, covariances low-rank + diagonal
+    np.testing.assert_allclose(np.einsum("bdd->bd", loaded.covs), np.einsum("bdd->bd", stats.covs), rtol=1e-2, atol=1e-9)
+    np.testing.assert_allclose(loaded.covs, stats.covs, atol=0.05 * float(np.abs(stats.covs).max()))
     sinfo = read_base_stats_info(side)
     assert sinfo.fingerprint == meta["fingerprint"] and sinfo.classes == tuple(classes)
     assert not [p for p in side.parent.iterdir() if p.name.startswith(".")]  # no temp files left
