@@ -18,7 +18,6 @@ of an installed model; without it :func:`resolve_model` takes the default and sa
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import EdgeError
+from .models import sha256_of
 
 ENV_VAR = "CROSSGLG_MODELS_DIR"
 REGISTRY = "models.json"
@@ -41,14 +41,6 @@ def models_dir() -> Path:
     """``$CROSSGLG_MODELS_DIR`` when set, else the package's ``edge/starter``."""
     env = os.environ.get(ENV_VAR)
     return Path(env).expanduser() if env else PACKAGE_DIR
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)
