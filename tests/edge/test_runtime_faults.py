@@ -51,7 +51,6 @@ def _seq_gaps(labels: list[dict]) -> int:
     return sum(b - a - 1 for a, b in zip(seqs, seqs[1:], strict=False))
 
 
-@pytest.mark.xfail(reason="failed once on a clean-clone CI run (session 4) with 'assert False': timing bound to be re-checked", strict=False)
 def test_subscribers_killed_or_stopped_never_stall_the_runtime(tmp_path: Path, data_dir: Path) -> None:
     """Three `listen` processes on a lossless replay: one SIGKILLed, one SIGSTOPped then SIGCONTed,
     one healthy. The runtime publishes on at its rate through both; the stopped one resumes.
@@ -63,7 +62,9 @@ def test_subscribers_killed_or_stopped_never_stall_the_runtime(tmp_path: Path, d
     1000 plus the kernel's socket buffers), so nothing is lost; the drop path itself (a queue that
     does fill: gaps counted exactly, the sender never blocks) is test_zmq_pubsub's 40 MB test."""
     replay = tmp_path / "long.npz"
-    playlist([utd(data_dir, a, s) for s in (1, 2, 3, 4) for a in range(1, 12)], replay)
+    # 88 clips: longer than max_seconds even on a fast host, so the replay is still publishing
+    # after SIGCONT (a quiet CI host once finished 44 clips before it)
+    playlist([utd(data_dir, a, s) for s in range(1, 9) for a in range(1, 12)], replay)
     with open_model(MODEL, threads=1) as engine, \
             Publisher(PublisherConfig(endpoint="tcp://127.0.0.1:*", count_subscribers=True)) as pub:
         store = open_support_store(tmp_path / "store", engine)
@@ -99,8 +100,9 @@ def test_subscribers_killed_or_stopped_never_stall_the_runtime(tmp_path: Path, d
     assert rate_before > 0 and rate_during >= 0.5 * rate_before, (rate_before, rate_during)
     during = sum(t_stop <= p["t_pub"] < t_cont for p in healthy)
     assert during >= ISSUE_STOP_S * FPS / WindowConfig.stride, during  # more than a camera's 30 s
-    # the stopped subscriber resumed: it read on past SIGCONT and, below every high-water mark, lost nothing
-    assert any(p["t_pub"] > t_cont for p in stopped)
+    # the stopped subscriber resumed: it read what was published while it was stopped (it can only have
+    # read those after SIGCONT) and, below every high-water mark, lost nothing
+    assert sum(t_stop <= p["t_pub"] < t_cont for p in stopped) == during
     assert [p["seq"] for p in stopped] == [p["seq"] for p in healthy]
     assert _store_files(tmp_path / "store") == before
 
