@@ -13,7 +13,9 @@ to motions it has never seen.
 
 Open-set rejection -> ``"unknown"``: best cosine < ``threshold`` (reason ``below_threshold``) or
 top-1 minus top-2 ranking score < ``margin`` (cosine) / ``dc_margin`` (DC) (reason ``low_margin``).
-Temporal smoothing with hysteresis lives in :mod:`edge.smoothing`.
+The rule itself is :func:`crossglg.open_set.decide`, the one the benchmark calibrates; its default
+values are :data:`crossglg.open_set.DEFAULTS`, a model may carry calibrated ones
+(``ModelMeta.open_set``, picked by :mod:`edge.open_set_values`). Temporal smoothing with hysteresis lives in :mod:`edge.smoothing`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from crossglg.oneshot import BaseStats, cosine_scores
+from crossglg.open_set import DEFAULTS, REASONS, decide
 
 from .calibration import DCClassifier, DCConfig
 
@@ -58,9 +61,9 @@ class MatcherConfig:
     cosines all sit near 1, so its thresholds cannot separate known from unknown anyway.
     """
 
-    threshold: float = 0.5
-    margin: float = 0.05
-    dc_margin: float = 0.2
+    threshold: float = DEFAULTS.threshold
+    margin: float = DEFAULTS.margin
+    dc_margin: float = DEFAULTS.dc_margin
     topk: int = 3
     use_center: bool = True  # centre cosines with the model's embedding centre when it has one
     use_dc: bool = True
@@ -141,15 +144,11 @@ class Matcher:
 
         ``slack`` > 0 loosens the thresholds (hysteresis for a label already being reported).
         """
-        order = np.argsort(-rank, kind="stable")
-        best = int(order[0])
-        margin = float(rank[best] - rank[order[1]]) if rank.size > 1 else None
         need_margin = self.config.dc_margin if self.dc is not None else self.config.margin
-        if cos[best] < self.config.threshold - slack:
-            return "unknown", best, margin, "below_threshold"
-        if margin is not None and margin < need_margin - slack:
-            return "unknown", best, margin, "low_margin"
-        return "action", best, margin, None
+        summary, codes = decide(rank, cos, self.config.threshold, need_margin, slack)
+        margin = float(summary.margin[0]) if rank.size > 1 else None
+        reason = REASONS[int(codes[0])]
+        return ("action" if reason is None else "unknown"), int(summary.best[0]), margin, reason
 
     def result(self, rank: np.ndarray, cos: np.ndarray, slack: float = 0.0) -> MatchResult:
         """Build a :class:`MatchResult` from one row of (possibly smoothed) scores."""

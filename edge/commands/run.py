@@ -20,6 +20,7 @@ from ..console import native_quiet
 from ..control import DEFAULT_CONTROL_ENDPOINT, ControlConfig, ControlServer
 from ..errors import EXIT_RUNTIME, EdgeError
 from ..matcher import MatcherConfig
+from ..open_set_values import choose_open_set
 from ..pipeline import Pipeline, PipelineConfig, RunResult
 from ..publisher import DEFAULT_ENDPOINT, Publisher, PublisherConfig
 from ..runtime import default_store_dir, open_model_arg, open_support_store, status_line
@@ -52,8 +53,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--control", default=DEFAULT_CONTROL_ENDPOINT, metavar="ENDPOINT",
                    help=f"control channel for the UI / scripts (default {DEFAULT_CONTROL_ENDPOINT}; 'off' disables)")  # fmt: skip
     g.add_argument("--name", default=None, help="source name used in topics (default: from the source)")
-    g.add_argument("--threshold", type=float, default=MatcherConfig.threshold, help="open-set: minimum cosine (default %(default)s)")
-    g.add_argument("--margin", type=float, default=MatcherConfig.margin, help="open-set: minimum top-1 minus top-2 (default %(default)s)")
+    g.add_argument("--threshold", type=float, default=None,
+                   help="open-set: minimum cosine (default: the model's calibrated value, else "
+                        f"{MatcherConfig.threshold})")  # fmt: skip
+    g.add_argument("--margin", type=float, default=None,
+                   help="open-set: minimum top-1 minus top-2 cosine (default: the model's calibrated value, else "
+                        f"{MatcherConfig.margin})")  # fmt: skip
+    g.add_argument("--dc-margin", type=float, default=None,
+                   help="open-set: minimum top-1 minus top-2 probability with distribution calibration (default: "
+                        f"the model's calibrated value, else {MatcherConfig.dc_margin})")  # fmt: skip
     g.add_argument("--no-center", action="store_true",
                    help="match by raw cosine even when the model carries an embedding centre")  # fmt: skip
     g.add_argument("--window", type=int, default=WindowConfig.frames, metavar="FRAMES", help="window length at 30 fps (default %(default)s)")
@@ -82,7 +90,10 @@ def build_pipeline(args: argparse.Namespace, stack: ExitStack) -> tuple[Pipeline
     """Model, store, source, publisher, control server: everything `run` needs, opened in ``stack``."""
     # --insecure: the INSECURE log line says it on stderr; the Python warning would repeat it with a code line
     warnings.simplefilter("ignore", InsecureEndpointWarning)
-    engine = stack.enter_context(open_model_arg(args.model, args.threads, status_line("run")))
+    say = status_line("run")
+    engine = stack.enter_context(open_model_arg(args.model, args.threads, say))
+    chosen = choose_open_set(engine.meta, args.threshold, args.margin, args.dc_margin)
+    say(chosen.line)
     store = open_support_store(args.store or default_store_dir(), engine)
     source = source_from_args(args)
     live = args.camera is not None or args.kinect_azure is not None
@@ -90,7 +101,8 @@ def build_pipeline(args: argparse.Namespace, stack: ExitStack) -> tuple[Pipeline
     cfg = PipelineConfig(
         lossless=not realtime, realtime=realtime and not live, max_seconds=args.max_seconds,
         window=WindowConfig(frames=args.window, stride=args.stride),
-        matcher=MatcherConfig(threshold=args.threshold, margin=args.margin, use_center=not args.no_center),
+        matcher=MatcherConfig(threshold=chosen.params.threshold, margin=chosen.params.margin,
+                              dc_margin=chosen.params.dc_margin, use_center=not args.no_center),
     )
     if args.wait_subscribers < 0 or not args.wait_timeout > 0:
         raise ValueError(f"--wait-subscribers must be >= 0 and --wait-timeout > 0, got {args.wait_subscribers} "

@@ -28,6 +28,7 @@ from crossglg.model_meta import (
     decode_center,
     decode_classes,
 )
+from crossglg.open_set import StoredOpenSet, decode_open_set
 
 __all__ = ["EMBEDDING_NAME", "INPUT_NAME", "LOGITS_NAME", "META_PREFIX", "Engine", "EngineBase",
            "EngineUnavailableError", "ModelMeta", "check_window"]
@@ -52,7 +53,8 @@ class ModelMeta:
         model_id: human-readable id (e.g. ``crossglg-infogcn-ntu25``).
         bodies: M, the number of bodies per window (1 on the edge).
         extra: any further ``crossglg.*`` keys, kept verbatim (strings); ``embedding_center``
-            (JSON list of D floats, see :attr:`embedding_center`) is one of them.
+            (JSON list of D floats, see :attr:`embedding_center`) is one of them, ``open_set``
+            (calibrated open-set thresholds, see :attr:`open_set`) another.
     """
 
     classes: tuple[str, ...] = ()
@@ -73,12 +75,18 @@ class ModelMeta:
         if self.bodies < 1:
             raise ValueError(f"model metadata: bodies must be >= 1, got {self.bodies}")
         decode_center(dict(self.extra), self.embedding_dim, where="model metadata")  # fail at load, not per window
+        decode_open_set(self.extra, where="model metadata")
 
     @property
     def embedding_center(self) -> np.ndarray | None:
         """The base classes' mean embedding ``(D,)`` float32 that cosine matching subtracts, or None."""
         values = decode_center(dict(self.extra), self.embedding_dim, where="model metadata")
         return None if values is None else np.asarray(values, dtype=np.float32)
+
+    @property
+    def open_set(self) -> StoredOpenSet | None:
+        """Open-set thresholds calibrated for this model (:mod:`crossglg.open_set`), or None."""
+        return decode_open_set(self.extra, where="model metadata")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the sidecar format)."""

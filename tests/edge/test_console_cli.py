@@ -30,7 +30,9 @@ def test_run_video_prints_only_our_lines_unless_verbose(tmp_path: Path, data_dir
     assert quiet.returncode == 0, quiet.stderr
     lines = quiet.stderr.splitlines()
     assert not [ln for ln in lines if NATIVE.match(ln)], quiet.stderr
-    assert len(lines) == 2 and all(ln.startswith("crossglg-edge run: ") for ln in lines), quiet.stderr
+    # the open-set values used, the start line, the end line
+    assert len(lines) == 3 and all(ln.startswith("crossglg-edge run: ") for ln in lines), quiet.stderr
+    assert lines[0].startswith("crossglg-edge run: open-set threshold ")
     assert "source_end: 103 frames" in lines[-1]
     loud = _run_video(data_dir, pose_model_path, tmp_path / "store", "--verbose")
     assert loud.returncode == 0, loud.stderr
