@@ -10,6 +10,12 @@ and that INT8 embeddings agree with FP32 on real windows, then copy the files, t
 ``models.json`` (names, sizes, sha256s) into ``--dest`` (default: the package's ``edge/starter``)
 and verify the installed result through the edge's own loader. Nothing in ``--dest`` changes
 unless every check passed. Files of an earlier ship that the new registry no longer names are removed.
+
+``--open-set-from runs/benchmark/benchmark.json`` stores the benchmark's calibrated open-set values
+(``crossglg.open_set`` metadata, :mod:`train.open_set_meta`) in the FP32 file before quantising, so
+the INT8 file carries them too; the edge then uses them when no ``--threshold``/``--margin`` is given.
+The starter trains on every class, so it cannot be benchmarked itself: the values come from the
+benchmark of its recipe-mate held out from the protocols' novel classes (protocol bench-heldout).
 """
 
 from __future__ import annotations
@@ -130,9 +136,11 @@ def verify_installed(dest: Path) -> None:
             aids = matching_aids(eng)
             if m.base_stats is not None and aids.base_stats is None:
                 raise ValueError(f"{m.name}: base statistics not picked up")
+            stored = eng.meta.open_set
         log(f"verified {m.name}: {m.model.path} ({m.model.size / 1e6:.2f} MB, sha256 ok, {m.classes} classes, "
             f"DC statistics {'yes' if aids.base_stats is not None else 'no'}, centre "
-            f"{'yes' if aids.center is not None else 'no'})")  # fmt: skip
+            f"{'yes' if aids.center is not None else 'no'}, open-set values "
+            f"{'calibrated' if stored is not None else 'built-in defaults'})")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,17 +156,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-mb", type=float, default=10.0, help="largest file allowed, MB (default 10)")
     ap.add_argument("--min-cosine", type=float, default=0.98, help="least mean FP32/INT8 embedding cosine")
     ap.add_argument("--model-card", type=Path, default=ROOT / "docs" / "model-card.md")
+    ap.add_argument("--open-set-from", type=Path, default=None, metavar="BENCHMARK.json",
+                    help="store this benchmark's calibrated open-set values in the shipped files")
+    ap.add_argument("--target-far", type=float, default=None, metavar="F",
+                    help="with --open-set-from: recalibrate for this false-accept rate (default: the benchmark's)")
     args = ap.parse_args(argv)
 
     from train.checkpoint import load_checkpoint
 
     t0 = time.perf_counter()
+    open_set = None
+    if args.open_set_from is not None:  # read (and refused) before the minutes of export and quantisation
+        from train.open_set_meta import calibration_from_results
+
+        try:
+            open_set = calibration_from_results(args.open_set_from, args.target_far)
+        except ValueError as exc:
+            raise SystemExit(f"ship_starter: --open-set-from: {exc}") from None
+    elif args.target_far is not None:
+        raise SystemExit("ship_starter: --target-far needs --open-set-from")
     protocol = args.protocol or str(load_checkpoint(args.checkpoint).get("protocol") or "")
     if not protocol:
         raise SystemExit("ship_starter: the checkpoint names no protocol; pass --protocol")
     with tempfile.TemporaryDirectory(prefix="ship-") as tmp:
         work = Path(tmp)
         fp32, stats = export_fp32(args.checkpoint, work / f"{args.name}.onnx", args.rank)
+        if open_set is not None:
+            from train.open_set_meta import describe, write_open_set
+
+            log(f"open-set values in {fp32.name} (INT8 inherits them): {describe(write_open_set(fp32, open_set))}")
         int8 = quantize_int8(fp32, work / f"{args.name}-int8.onnx", args.data_root, protocol, args.windows)
         files = [fp32, int8, stats]
         check_budget(files, args.max_mb)

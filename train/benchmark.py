@@ -8,26 +8,32 @@ over ``draws`` seeded random exemplar draws (the same draws for every method: sa
 sample order). The model must never have trained on a protocol's novel classes or their
 same-action classes: checked from the class names stored in the checkpoint.
 
-Open set (per protocol, centred cosine as at the edge): ``enroll`` the first half of the novel
-classes (one random exemplar each, ``draws`` draws), query with every novel clip; report the
-accuracy on enrolled classes, the false-accept rate on never-enrolled classes at the given
-threshold and margin, and the AUROC of the top-1 score for known vs unknown.
+Open set (per protocol, :mod:`train.open_set_eval`): ``open_draws`` episodes, each enrolling half
+the novel classes (one random exemplar each) and querying every other novel clip, scored by the
+edge's matcher and decided by the edge's rule (:mod:`crossglg.open_set`); known accuracy,
+false-accept rate on never-enrolled classes and AUROC at the reference values (the built-in
+defaults), per ranking path (DC probabilities with the base statistics, centred cosine). The
+episodes of all protocols are then pooled to calibrate the thresholds for a target false-accept
+rate (:func:`train.open_set_eval.calibrate`), kept in the results JSON next to the protocols.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from crossglg.oneshot import accuracy_summary, base_statistics, center_from_stats, centered, l2_normalize
+from crossglg.oneshot import BaseStats, base_statistics, center_from_stats
+from crossglg.open_set import DEFAULTS, OpenSetParams
+from edge.calibration import DCConfig
 
 from .baselines.dtw import evaluate_dtw
 from .baselines.pose_cosine import pose_cosine_features
-from .oneshot_eval import cosine_predictor, dc_predictor, evaluate_predictor, public_summary, random_exemplars
+from .oneshot_eval import cosine_predictor, dc_predictor, evaluate_predictor, public_summary
+from .open_set_eval import Episodes, evaluate, open_set_episodes
 from .prepare import ProtocolData, load_protocol_data
 from .protocols import Protocol
 
@@ -38,9 +44,14 @@ BASELINES = ("dtw", "pose_cosine")
 
 @dataclass(frozen=True)
 class OpenSetConfig:
-    threshold: float = 0.5
-    margin: float = 0.05
+    """Open-set part: ``reference`` values reported next to the calibrated ones (default: the edge's
+    built-in defaults), episodes per protocol (``draws``; 0: no open-set part, which saves a DC fit
+    per episode), the matcher's DC settings."""
+
+    reference: OpenSetParams = DEFAULTS
     enrolled_fraction: float = 0.5
+    draws: int = 30
+    dc: DCConfig = field(default_factory=DCConfig)
 
 
 def check_held_out(trained_on: list[str], protocol: Protocol) -> None:
@@ -54,50 +65,25 @@ def check_held_out(trained_on: list[str], protocol: Protocol) -> None:
                          f"{' ...' if len(leaked) > 5 else ''}: its figures would not be one-shot")
 
 
-def auroc(pos: np.ndarray, neg: np.ndarray) -> float:
-    """Area under the ROC curve of scores: P(pos > neg) + 0.5 P(tie)."""
-    pos, neg = np.asarray(pos, np.float64), np.asarray(neg, np.float64)
-    if pos.size == 0 or neg.size == 0:
-        return float("nan")
-    greater = (pos[:, None] > neg[None]).mean()
-    ties = (pos[:, None] == neg[None]).mean()
-    return float(greater + 0.5 * ties)
-
-
-def open_set(feats: np.ndarray, labels: np.ndarray, center: np.ndarray | None, cfg: OpenSetConfig, draws: int,
-             seed: int) -> dict:
-    """Enroll a fraction of the classes (one random exemplar each), query with every other clip."""
-    rng = np.random.default_rng(seed)
-    classes = np.unique(labels)
-    n_known = max(1, int(round(cfg.enrolled_fraction * classes.size)))
-    f = l2_normalize(centered(feats, center))
-    acc, far, aucs = [], [], []
-    for _ in range(draws):
-        known = rng.permutation(classes)[:n_known]
-        masked = np.where(np.isin(labels, known), labels, -1)
-        support = random_exemplars(masked, rng)
-        support = support[masked[support] >= 0]
-        q = np.setdiff1d(np.arange(labels.size), support)
-        sims = f[q] @ f[support].T  # (Q, K)
-        order = np.argsort(-sims, axis=1)
-        top1 = sims[np.arange(q.size), order[:, 0]]
-        top2 = sims[np.arange(q.size), order[:, 1]] if support.size > 1 else np.full(q.size, -1.0)
-        accept = (top1 >= cfg.threshold) & (top1 - top2 >= cfg.margin)
-        pred = labels[support][order[:, 0]]
-        is_known = np.isin(labels[q], known)
-        acc.append(float(np.mean(accept[is_known] & (pred[is_known] == labels[q][is_known]))))
-        far.append(float(np.mean(accept[~is_known])))
-        aucs.append(auroc(top1[is_known], top1[~is_known]))
-    return {"enrolled_classes": n_known, "threshold": cfg.threshold, "margin": cfg.margin,
-            "known_accuracy": accuracy_summary(np.array(acc)), "false_accept": accuracy_summary(np.array(far)),
-            "auroc": accuracy_summary(np.array(aucs))}  # fmt: skip
+def open_set(feats: np.ndarray, labels: np.ndarray, center: np.ndarray | None, stats: BaseStats | None,
+             cfg: OpenSetConfig, seed: int, name: str = "") -> tuple[dict, Episodes]:
+    """Open-set episodes of one protocol and its figures at ``cfg.reference``: ``(summary, episodes)``."""
+    ep = open_set_episodes(feats, labels, center, stats, cfg.draws, seed, name, cfg.enrolled_fraction, cfg.dc)
+    n_known = max(1, int(round(cfg.enrolled_fraction * np.unique(labels).size)))
+    ref = cfg.reference
+    out = {"enrolled_classes": n_known, "draws": cfg.draws,
+           "reference": {"threshold": ref.threshold, "margin": ref.margin, "dc_margin": ref.dc_margin}}  # fmt: skip
+    for path in ep.paths:
+        out[path] = evaluate(ep, path, ref)
+    return out, ep
 
 
 def evaluate_protocol(ckpt_path: str | Path | None, protocol: str, data_root: str | Path, draws: int = 20,
                       seed: int = 0, cache_dir: str | Path | None = None, open_cfg: OpenSetConfig | None = None,
-                      max_novel_per_class: int = 0) -> dict:
-    """Every method of :data:`METHODS` on one protocol's novel samples, plus the open-set part;
-    ``ckpt_path`` None: the non-learned baselines only (the bar a model must clear).
+                      max_novel_per_class: int = 0) -> tuple[dict, Episodes | None]:
+    """Every method of :data:`METHODS` on one protocol's novel samples, plus the open-set part:
+    ``(result, open-set episodes)``; ``ckpt_path`` None: the non-learned baselines only (the bar a
+    model must clear; no episodes).
 
     A checkpoint without base statistics (``last.pt`` of a run in progress) gets them from its own
     protocol's training data (test transform), as ``final.pt`` would carry them.
@@ -111,14 +97,16 @@ def evaluate_protocol(ckpt_path: str | Path | None, protocol: str, data_root: st
     pose = cosine_predictor(pose_cosine_features(data.novel), labels)
     res["pose_cosine"] = public_summary(evaluate_predictor(pose, labels, data.fixed, draws, seed))
     res["dtw"] = evaluate_dtw(data, draws=draws, seed=seed, cache_dir=cache_dir)["dtw"]
+    episodes = None
     if ckpt_path is not None:
-        res.update(_learned(ckpt_path, data, data_root, draws, seed, open_cfg or OpenSetConfig()))
+        learned, episodes = _learned(ckpt_path, data, data_root, draws, seed, open_cfg or OpenSetConfig())
+        res.update(learned)
     res["seconds"] = round(time.time() - t0, 1)
-    return res
+    return res, episodes
 
 
 def _learned(ckpt_path: str | Path, data: ProtocolData, data_root: str | Path, draws: int, seed: int,
-             open_cfg: OpenSetConfig) -> dict:
+             open_cfg: OpenSetConfig) -> tuple[dict, Episodes | None]:
     """The checkpoint's embeddings scored by cosine, centred cosine, DC, and the open-set part."""
     import torch
 
@@ -151,8 +139,10 @@ def _learned(ckpt_path: str | Path, data: ProtocolData, data_root: str | Path, d
     out: dict = {"base_classes_trained": len(ckpt["class_names"]), "epochs": int(ckpt["epoch"])}
     for name, predict in preds.items():
         out[name] = public_summary(evaluate_predictor(predict, labels, data.fixed, draws, seed))
-    out["open_set"] = open_set(feats, labels, centre, open_cfg, draws, seed)
-    return out
+    if open_cfg.draws < 1:  # no open-set part (e.g. recipe ablations that only compare accuracy)
+        return out, None
+    out["open_set"], episodes = open_set(feats, labels, centre, stats, open_cfg, seed, data.protocol.name)
+    return out, episodes
 
 
 def best(res: dict, methods: tuple[str, ...]) -> tuple[str, float]:
@@ -181,8 +171,9 @@ def _pct(r: dict) -> str:
     return f"{100 * r['fixed']:.1f} | {100 * rnd['mean']:.1f} ± {100 * rnd['ci95']:.1f}"
 
 
-def markdown(results: list[dict], model: str, command: str) -> str:
-    """The benchmark table (fixed | random mean ± 95% CI per method and protocol) and open-set rows."""
+def markdown(results: list[dict], model: str, command: str, calibration: dict | None = None) -> str:
+    """The benchmark table (fixed | random mean ± 95% CI per method and protocol), the learned vs
+    baseline gaps, and the open-set table (:func:`open_set_markdown`) when ``calibration`` is given."""
     lines = [f"Model: `{model}`. Command: `{command}`.", "",
              "| protocol | novel | queries | method | fixed % | random-draw mean ± 95% CI % |", "|---|---|---|---|---|---|"]
     for r in results:
@@ -196,15 +187,51 @@ def markdown(results: list[dict], model: str, command: str) -> str:
         lines.append(f"| {row['protocol']} | {row['learned']} {100 * row['learned_mean']:.1f} | "
                      f"{row['baseline']} {100 * row['baseline_mean']:.1f} | {100 * row['gap']:+.1f} |")
     lines.append(f"| mean | | | {100 * s['mean_gap']:+.1f} |")
-    lines += ["", "Open set (centred cosine; half the novel classes enrolled, all novel clips queried):", "",
-              "| protocol | enrolled | threshold / margin | known accuracy % | false accepts % | AUROC |",
-              "|---|---|---|---|---|---|"]
-    for r in (r for r in results if "open_set" in r):
-        o = r["open_set"]
-        lines.append(f"| {r['protocol']} | {o['enrolled_classes']} | {o['threshold']} / {o['margin']} | "
-                     f"{100 * o['known_accuracy']['mean']:.1f} ± {100 * o['known_accuracy']['ci95']:.1f} | "
-                     f"{100 * o['false_accept']['mean']:.1f} ± {100 * o['false_accept']['ci95']:.1f} | "
-                     f"{o['auroc']['mean']:.3f} |")
+    if calibration is not None:
+        lines += ["", open_set_markdown(calibration).rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
+def _rate(r: dict | None, scale: float = 100.0, digits: int = 1) -> str:
+    return "-" if r is None else f"{scale * r['mean']:.{digits}f} ± {scale * r['ci95']:.{digits}f}"
+
+
+def _values(p: dict, path: str) -> str:
+    return f"{p['threshold']:g} / {p['dc_margin' if path == 'dc' else 'margin']:g}"
+
+
+def _open_row(label: str, path: str, values: dict, figures: dict) -> str:
+    return (f"| {label} | {path} | {_values(values, path)} | {_rate(figures['known_accuracy'])} | "
+            f"{_rate(figures['false_accept'])} | {_rate(figures['auroc'], 1.0, 3)} |")
+
+
+def open_set_markdown(cal: dict) -> str:
+    """The open-set table: per protocol and pooled, each ranking path at the reference (default)
+    and the calibrated values, then the leave-one-protocol-out check."""
+    c, d = cal["params"], cal["defaults"]
+    lines = [f"Open set: half the novel classes enrolled (one random exemplar each), every other novel clip "
+             f"queried, {cal['episodes']} episodes pooled over {len(cal['protocols'])} protocol(s); the edge's "
+             f"matcher and rule (ranking dc = distribution calibration, the edge's path with base statistics "
+             f"and >= 2 actions; cosine = centred cosine). Values: threshold / margin (cosine units; DC margin "
+             f"in probability). Calibrated for false accepts <= {100 * cal['target_far']:g}% (pooled mean"
+             f"{'' if cal['target_met'] else ', NOT reached on the grid'}): threshold {c['threshold']:g}, "
+             f"margin {c['margin']:g}, DC margin {c['dc_margin']:g}; built-in defaults {d['threshold']:g}, "
+             f"{d['margin']:g}, {d['dc_margin']:g}. Mean ± 95% CI over episodes.", "",
+             "| protocol | ranking | threshold / margin | known accuracy % | false accepts % | AUROC |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    blocks = [*((name, v) for name, v in cal["per_protocol"].items()), ("**pooled**", cal["pooled"])]
+    for name, v in blocks:
+        for path in (p for p in ("dc", "cosine") if p in v["defaults"]):
+            lines.append(_open_row(f"{name} (defaults)", path, d, v["defaults"][path]))
+            lines.append(_open_row(f"{name} (calibrated)", path, c, v["calibrated"][path]))
+    if cal["held_out"]:
+        lines += ["", "Held-out check: values calibrated on the other protocols, applied to this one "
+                  f"(ranking {cal['primary']}):", "",
+                  "| protocol | threshold / margin | known accuracy % | false accepts % |", "|---|---|---|---|"]  # fmt: skip
+        for h in cal["held_out"]:
+            f = h[cal["primary"]]
+            lines.append(f"| {h['protocol']} | {_values(h['params'], cal['primary'])} | "
+                         f"{_rate(f['known_accuracy'])} | {_rate(f['false_accept'])} |")
     return "\n".join(lines) + "\n"
 
 

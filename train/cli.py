@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train.commands.train", "train a model (YAML config + --set overrides; checkpoints every epoch; --resume)"),
     "eval": ("train.commands.eval", "one-shot evaluation of a checkpoint (cosine 1-NN + distribution calibration), or --baseline dtw"),
     "benchmark": ("train.commands.benchmark", "one-shot benchmark of a checkpoint on several real-data protocols against DTW and pose-cosine baselines"),
+    "calibrate-open-set": ("train.commands.calibrate_open_set", "store a benchmark's calibrated open-set thresholds (false-accept target) in ONNX models' metadata"),
     "export": ("train.commands.export", "export a checkpoint's text-free inference model to ONNX (dynamic batch, metadata)"),
     "model-info": ("train.commands.model_info", "print parameter counts (training / inference model) and FLOPs per window"),
 }

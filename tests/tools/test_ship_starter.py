@@ -1,6 +1,7 @@
 """tools/ship_starter.py end to end on a tiny real-data checkpoint (T=16, 8 base sequences, 1 epoch):
 FP32 export + compact base statistics + ort-cpu INT8 + models.json into a temp package directory,
-then the edge's own loader takes the result (sha256, DC statistics for both files, the default)."""
+then the edge's own loader takes the result (sha256, DC statistics for both files, the default,
+the benchmark's calibrated open-set values in both files)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 import ship_starter  # noqa: E402
 
 from crossglg.basestats import load_base_stats_file  # noqa: E402
+from crossglg.model_meta import read_onnx_metadata  # noqa: E402
 from edge.installed_models import ENV_VAR, installed_models  # noqa: E402
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]  # one dynamo export (~30-80 s on 2 shared cores)
@@ -48,10 +50,17 @@ def test_ship_installs_fp32_int8_and_statistics(tiny_checkpoint: Path, data_dir:
     (dest / "old.onnx").write_bytes(b"x")  # an earlier ship: removed, since the new registry drops it
     card = tmp_path / "card.md"
     card.write_text("# Model card\n")
+    bench = tmp_path / "benchmark.json"  # what `crossglg-train benchmark` of the recipe-mate wrote
+    bench.write_text(json.dumps({"format": "crossglg-benchmark/2", "model": "heldout.pt", "command": "c", "protocols": [],
+                                 "open_set_calibration": {"target_far": 0.1, "target_met": True, "source": "bench of h",
+                                                          "params": {"threshold": 0.41, "margin": 0.06, "dc_margin": 0.3}}}))  # fmt: skip
     code = ship_starter.main([str(tiny_checkpoint), "--data-root", str(data_dir), "--dest", str(dest),
-                              "--windows", "8", "--min-cosine", "0.9", "--model-card", str(card)])  # fmt: skip
+                              "--windows", "8", "--min-cosine", "0.9", "--model-card", str(card),
+                              "--open-set-from", str(bench)])  # fmt: skip
     assert code == 0
     said = capsys.readouterr().out
+    assert "open-set values in starter.onnx (INT8 inherits them): threshold 0.41, margin 0.06" in said
+    assert said.count("open-set values calibrated") == 2  # both installed files, read back by the edge loader
     assert "crossglg-calib quantize" in said and "mean cosine" in said and "verified starter-int8" in said
     assert sorted(p.name for p in dest.iterdir()) == ["model-card.md", "models.json", "starter-int8.onnx",
                                                       "starter.onnx", "starter.onnx.basestats.npz"]  # fmt: skip
@@ -61,6 +70,8 @@ def test_ship_installs_fp32_int8_and_statistics(tiny_checkpoint: Path, data_dir:
         assert m["size"] == (dest / m["file"]).stat().st_size <= 10e6
         assert m["sha256"] == ship_starter.sha256_of(dest / m["file"]) and m["classes"] == 51
         assert m["base_stats"] == "starter.onnx.basestats.npz" and "research use only" in m["licence"]
+        stored = json.loads(read_onnx_metadata(dest / m["file"])["open_set"])
+        assert (stored["threshold"], stored["margin"], stored["dc_margin"], stored["source"]) == (0.41, 0.06, 0.3, "bench of h")
     with np.load(dest / "starter.onnx.basestats.npz", allow_pickle=False) as z:
         assert str(z["cov_form"]) == "lowrank" and z["means"].dtype == np.float32
     assert load_base_stats_file(dest / "starter.onnx.basestats.npz").means.shape[0] == 4
@@ -81,3 +92,10 @@ def test_budget_refuses_oversize_files(tmp_path: Path) -> None:
     ship_starter.check_budget([small], max_mb=0.001)
     with pytest.raises(SystemExit, match=r"big.onnx 0.00 MB.*nothing installed"):
         ship_starter.check_budget([big, small], max_mb=0.001)
+
+
+def test_open_set_source_without_calibration_is_refused_before_export(tmp_path: Path) -> None:
+    old = tmp_path / "benchmark.json"
+    old.write_text("[]")  # a --baselines-only (or earlier) benchmark: no calibration
+    with pytest.raises(SystemExit, match=r"--open-set-from: .*benchmark.json: no open-set calibration"):
+        ship_starter.main([str(tmp_path / "never-loaded.pt"), "--data-root", str(tmp_path), "--open-set-from", str(old)])

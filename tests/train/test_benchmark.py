@@ -1,18 +1,27 @@
 """The real-data benchmark: protocol definitions on the real class lists, the open-set maths, the
-held-out check, and `crossglg-train benchmark` end to end on a tiny model and real recordings."""
+held-out check, and `crossglg-train benchmark` end to end on a tiny model and real recordings
+(with its open-set calibration written into an ONNX file's metadata). Calibration on generated
+scores: tests/train/test_open_set_calibration.py."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from crossglg.datasets.classes import CLASS_NAMES
-from train.benchmark import OpenSetConfig, auroc, check_held_out, markdown, open_set, summary, write_section
+from crossglg.model_meta import read_onnx_metadata
+from crossglg.open_set import OpenSetParams
+from edge.calibration import DCConfig
+from train.benchmark import OpenSetConfig, check_held_out, markdown, open_set, summary, write_section
 from train.benchmark_protocols import BENCHMARK, motion_family, same_action
+from train.open_set_eval import auroc, calibrate
 from train.protocols import get_protocol
+
+ASSET = Path(__file__).resolve().parents[1] / "assets" / "crossglg_realdata.onnx"
 
 
 def _names(protocol) -> set[str]:  # noqa: ANN001
@@ -61,12 +70,13 @@ def test_auroc_and_open_set_maths() -> None:
     centres = rng.normal(size=(6, 16))
     labels = np.repeat(np.arange(6), 5)
     feats = centres[labels] + 0.05 * rng.normal(size=(30, 16))  # tight, separable classes
-    res = open_set(feats, labels, None, OpenSetConfig(threshold=0.9, margin=0.0), draws=5, seed=0)
-    assert res["enrolled_classes"] == 3
-    assert res["known_accuracy"]["mean"] > 0.95 and res["false_accept"]["mean"] < 0.05
-    assert res["auroc"]["mean"] > 0.95
-    loose = open_set(feats, labels, None, OpenSetConfig(threshold=-1.0, margin=0.0), draws=5, seed=0)
-    assert loose["false_accept"]["mean"] == 1.0  # accepting everything accepts every stranger
+    res, ep = open_set(feats, labels, None, None, OpenSetConfig(OpenSetParams(0.9, 0.0, 0.0), draws=5), seed=0)
+    assert res["enrolled_classes"] == 3 and ep.count == 5 and "dc" not in res  # no base statistics: cosine only
+    c = res["cosine"]
+    assert c["known_accuracy"]["mean"] > 0.95 and c["false_accept"]["mean"] < 0.05
+    assert c["auroc"]["mean"] > 0.95
+    loose, _ = open_set(feats, labels, None, None, OpenSetConfig(OpenSetParams(-1.0, 0.0, 0.0), draws=5), seed=0)
+    assert loose["cosine"]["false_accept"]["mean"] == 1.0  # accepting everything accepts every stranger
 
 
 def test_write_section_replaces_only_its_block(tmp_path: Path) -> None:
@@ -92,16 +102,37 @@ def test_benchmark_command_on_a_tiny_held_out_model(data_dir: Path, tmp_path: Pa
                              "loss.metric=1.0", "augment.joint_drop=0.1"])
     final = run_training(cfg, data, tmp_path / "run", progress=False)
     doc = tmp_path / "results.md"
+    model = tmp_path / "model.onnx"  # any exported model: the values land in its metadata, weights untouched
+    shutil.copyfile(ASSET, model)
     code = main(["benchmark", str(final), "--data-root", str(data_dir), "--protocols", "bench-florence9",
-                 "--draws", "3", "--max-novel-per-class", "3", "--out", str(tmp_path / "bench"), "--docs", str(doc)])
+                 "--draws", "3", "--max-novel-per-class", "3", "--out", str(tmp_path / "bench"), "--docs", str(doc),
+                 "--open-set-draws", "4", "--open-set-dc-samples", "50", "--target-far", "0.25",
+                 "--calibrate-into", str(model)])  # fmt: skip
     assert code == 0
-    res = json.loads((tmp_path / "bench" / "benchmark.json").read_text())[0]
+    doc_json = json.loads((tmp_path / "bench" / "benchmark.json").read_text())
+    res = doc_json["protocols"][0]
     assert res["protocol"] == "bench-florence9" and res["novel_classes"] == 9 and res["queries"] == 27
     for m in ("cosine", "cosine_centered", "dc", "dtw", "pose_cosine"):
         assert 0.0 <= res[m]["fixed"] <= 1.0 and len(res[m]["draws"]) == 3
     # the same episodes for every method: the non-learned baselines are far above chance (1/9)
     assert res["dtw"]["random"]["mean"] > 0.3 and res["pose_cosine"]["random"]["mean"] > 0.3
-    assert "bench-florence9" in doc.read_text() and "| mean |" in doc.read_text()
+    # open set: the edge's DC and cosine paths at the defaults, then calibrated on the 4 episodes
+    o = res["open_set"]
+    assert o["enrolled_classes"] == 4 or o["enrolled_classes"] == 5
+    assert o["reference"] == {"threshold": 0.5, "margin": 0.05, "dc_margin": 0.2} and {"dc", "cosine"} <= set(o)
+    cal = doc_json["open_set_calibration"]
+    assert cal["episodes"] == 4 and cal["primary"] == "dc" and cal["protocols"] == ["bench-florence9"]
+    at = cal["pooled"]["calibrated"]
+    if cal["target_met"]:
+        assert at["dc"]["false_accept"]["mean"] <= 0.25 + 1e-9 and at["cosine"]["false_accept"]["mean"] <= 0.25 + 1e-9
+    assert cal["pooled"]["defaults"]["dc"] == o["dc"]  # the protocol's own figures at the same values
+    stored = json.loads(read_onnx_metadata(model)["open_set"])
+    assert {k: stored[k] for k in ("threshold", "margin", "dc_margin")} == cal["params"]
+    assert stored["target_far"] == 0.25 and "bench-florence9" in stored["source"]
+    assert read_onnx_metadata(model)["fingerprint"] == read_onnx_metadata(ASSET)["fingerprint"]
+    assert (tmp_path / "bench" / "open_set_episodes.npz").is_file()
+    text = doc.read_text()
+    assert "bench-florence9" in text and "| mean |" in text and "bench-florence9 (calibrated) | dc |" in text
     # a model trained on a protocol's novel classes (or the same actions elsewhere) is refused
     starter = get_protocol("starter-all")
     with pytest.raises(ValueError, match="held-out classes"):
@@ -116,11 +147,19 @@ def test_summary_and_markdown_from_results() -> None:
 
     r = {"protocol": "p", "novel_classes": 3, "queries": 9, "cosine": m(0.9, 0.8), "cosine_centered": m(0.9, 0.85),
          "dc": m(0.7, 0.6), "dtw": m(0.8, 0.75), "pose_cosine": m(0.8, 0.7),
-         "open_set": {"enrolled_classes": 2, "threshold": 0.5, "margin": 0.05,
-                      "known_accuracy": {"mean": 0.7, "ci95": 0.1}, "false_accept": {"mean": 0.2, "ci95": 0.1},
-                      "auroc": {"mean": 0.8}}}
+         }
     s = summary([r])
     assert s["rows"][0]["learned"] == "cosine_centered" and s["rows"][0]["baseline"] == "dtw"
     assert abs(s["mean_gap"] - 0.10) < 1e-9 and s["wins_everywhere"]
     text = markdown([r], "m.pt", "cmd")
-    assert "| p | 3 | 9 | dc | 70.0 | 60.0 ± 1.0 |" in text and "+10.0" in text
+    assert "| p | 3 | 9 | dc | 70.0 | 60.0 ± 1.0 |" in text and "+10.0" in text and "Open set" not in text
+    # with the open-set calibration: rows per protocol and pooled, defaults and calibrated values
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(6), 4)
+    feats = rng.normal(size=(6, 8))[labels] + 0.3 * rng.normal(size=(24, 8))
+    _, ep = open_set(feats, labels, None, None, OpenSetConfig(draws=3, dc=DCConfig(samples=10, steps=10)), seed=0, name="p")
+    cal = calibrate(ep, 0.1)
+    text = markdown([r], "m.pt", "cmd", cal)
+    t = cal["params"]["threshold"]
+    assert f"| p (calibrated) | cosine | {t:g} / {cal['params']['margin']:g} |" in text
+    assert "| p (defaults) | cosine | 0.5 / 0.05 |" in text and "| **pooled** (calibrated) | cosine |" in text

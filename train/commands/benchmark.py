@@ -1,6 +1,8 @@
 """`crossglg-train benchmark`: one checkpoint on every real-data one-shot protocol, next to DTW 1-NN
-and resampled-pose cosine on the same episodes, plus the open-set part; writes the JSON and the
-markdown table (and, with --docs, replaces the benchmark block in that file)."""
+and resampled-pose cosine on the same episodes, plus the open-set part and its calibration for a
+target false-accept rate; writes the JSON (and the open-set episodes), the markdown table (with
+--docs, into that file's benchmark block) and, with --calibrate-into, the calibrated values into
+ONNX models."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ HELP = "one-shot benchmark of a checkpoint on several real-data protocols agains
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from crossglg.open_set import DEFAULTS
     from train.benchmark_protocols import BENCHMARK
 
     parser.add_argument("checkpoint", nargs="?", default=None, help="a final.pt (or last.pt) trained on none of "
@@ -24,8 +27,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"protocols to run (default: all: {', '.join(BENCHMARK)})")
     parser.add_argument("--draws", type=int, default=20, help="random exemplar draws per protocol (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the draws (default: %(default)s)")
-    parser.add_argument("--threshold", type=float, default=0.5, help="open-set score threshold (default: %(default)s)")
-    parser.add_argument("--margin", type=float, default=0.05, help="open-set top-1 minus top-2 margin (default: %(default)s)")
+    parser.add_argument("--threshold", type=float, default=DEFAULTS.threshold,
+                        help="open set: reference threshold reported next to the calibrated one (default: the "
+                             "edge's built-in %(default)s)")  # fmt: skip
+    parser.add_argument("--margin", type=float, default=DEFAULTS.margin,
+                        help="open set: reference cosine margin (default: %(default)s)")
+    parser.add_argument("--dc-margin", type=float, default=DEFAULTS.dc_margin,
+                        help="open set: reference DC probability margin (default: %(default)s)")
+    parser.add_argument("--open-set-draws", type=int, default=30, metavar="N",
+                        help="open-set episodes per protocol (default: %(default)s; 0: no open-set part)")
+    parser.add_argument("--open-set-dc-samples", type=int, default=None, metavar="N",
+                        help="open set: DC samples per exemplar (default: the edge's own setting, "
+                             "which the calibration is for; fewer only for quick checks)")  # fmt: skip
+    parser.add_argument("--target-far", type=float, default=0.1, metavar="F",
+                        help="calibrate the open-set values for a pooled false-accept rate <= F on never-enrolled "
+                             "classes (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--calibrate-into", action="append", default=[], metavar="MODEL.onnx",
+                        help="store the calibrated values in this ONNX model's metadata (repeatable); "
+                             "`crossglg-train calibrate-open-set` does it later from benchmark.json")  # fmt: skip
     parser.add_argument("--out", default="runs/benchmark", help="folder for benchmark.json, benchmark.md and "
                         "the DTW caches (default: %(default)s)")
     parser.add_argument("--docs", default=None, metavar="FILE.md", help="also write the table into this file "
@@ -38,6 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from crossglg.open_set import OpenSetParams
+    from edge.calibration import DCConfig
     from train.benchmark import (
         METHODS,
         OpenSetConfig,
@@ -47,27 +68,62 @@ def run(args: argparse.Namespace) -> int:
         summary,
         write_section,
     )
+    from train.benchmark_results import results_document
+    from train.open_set_eval import calibrate, concat, save_episodes
+    from train.open_set_meta import EPISODES_FILE, describe, write_open_set
 
     if (args.checkpoint is None) != args.baselines_only:
         raise ValueError("give a checkpoint, or --baselines-only without one")
-    if args.draws < 1:
-        raise ValueError(f"--draws must be >= 1, got {args.draws}")
+    if args.draws < 1 or args.open_set_draws < 0:
+        raise ValueError(f"--draws must be >= 1 and --open-set-draws >= 0, got {args.draws} and {args.open_set_draws}")
+    if args.calibrate_into and args.open_set_draws == 0:
+        raise ValueError("--calibrate-into needs open-set episodes (--open-set-draws >= 1)")
+    if not 0.0 <= args.target_far <= 1.0:
+        raise ValueError(f"--target-far must be in [0, 1], got {args.target_far}")
+    if args.calibrate_into and args.baselines_only:
+        raise ValueError("--calibrate-into needs a checkpoint (a --baselines-only run has no open-set part)")
+    missing = [m for m in args.calibrate_into if not Path(m).is_file()]
+    if missing:  # said before the long run, not after it
+        raise ValueError(f"--calibrate-into: no such model file: {', '.join(missing)}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    open_cfg = OpenSetConfig(threshold=args.threshold, margin=args.margin)
-    results = []
-    for name in tqdm(args.protocols, desc="protocols", file=sys.stderr):
-        r = evaluate_protocol(args.checkpoint, name, args.data_root, args.draws, args.seed, out, open_cfg,
-                              args.max_novel_per_class)
-        results.append(r)
-        save_json(results, out / "benchmark.json")  # partial results survive an interrupted run
-        print(f"{name}: " + ", ".join(f"{m} {100 * r[m]['random']['mean']:.1f}" for m in METHODS if m in r),
-              flush=True)
-    words = [args.checkpoint or "--baselines-only", "--data-root", args.data_root, "--draws", str(args.draws), "--protocols", *args.protocols]
+    reference = OpenSetParams(args.threshold, args.margin, args.dc_margin)
+    dc = DCConfig() if args.open_set_dc_samples is None else DCConfig(samples=args.open_set_dc_samples)
+    open_cfg = OpenSetConfig(reference=reference, draws=args.open_set_draws, dc=dc)
+    words = [args.checkpoint or "--baselines-only", "--data-root", args.data_root, "--draws", str(args.draws),
+             "--open-set-draws", str(args.open_set_draws), "--target-far", f"{args.target_far:g}",
+             "--protocols", *args.protocols]  # fmt: skip
     if args.max_novel_per_class:
         words += ["--max-novel-per-class", str(args.max_novel_per_class)]
+    if args.open_set_dc_samples is not None:
+        words += ["--open-set-dc-samples", str(args.open_set_dc_samples)]
     command = "crossglg-train benchmark " + shlex.join(words)
-    table = markdown(results, args.checkpoint, command)
+    results, episodes = [], []
+    for name in tqdm(args.protocols, desc="protocols", file=sys.stderr):
+        r, ep = evaluate_protocol(args.checkpoint, name, args.data_root, args.draws, args.seed, out, open_cfg,
+                                  args.max_novel_per_class)  # fmt: skip
+        results.append(r)
+        if ep is not None:
+            episodes.append(ep)
+        # partial results survive an interrupted run
+        save_json(results_document(results, None, args.checkpoint, command), out / "benchmark.json")
+        print(f"{name}: " + ", ".join(f"{m} {100 * r[m]['random']['mean']:.1f}" for m in METHODS if m in r),
+              flush=True)
+    cal = None
+    if episodes:
+        pooled = concat(episodes)
+        save_episodes(pooled, out / EPISODES_FILE)
+        cal = calibrate(pooled, args.target_far, reference)
+        cal["source"] = (f"benchmark of {args.checkpoint}: {', '.join(args.protocols)}, "
+                         f"{pooled.count} episodes")  # fmt: skip
+        save_json(results_document(results, cal, args.checkpoint, command), out / "benchmark.json")
+        p = cal["params"]
+        print(f"open set: threshold {p['threshold']:g}, margin {p['margin']:g}, DC margin {p['dc_margin']:g} for "
+              f"false accepts <= {100 * args.target_far:g}%"
+              f"{'' if cal['target_met'] else ' (target NOT reached on the grid)'}", flush=True)  # fmt: skip
+        for model in args.calibrate_into:
+            print(f"wrote open-set values into {model}: {describe(write_open_set(model, cal))}", flush=True)
+    table = markdown(results, args.checkpoint, command, cal)
     (out / "benchmark.md").write_text(table, encoding="utf-8")
     if args.docs:
         write_section(args.docs, args.section, table)

@@ -1,0 +1,142 @@
+"""Open-set calibration (train/open_set_eval.py) on generated scores whose right answer is known,
+episodes from real matcher scoring of generated embeddings, the episodes file, and writing the
+values into an ONNX model's metadata (train/open_set_meta.py, `crossglg-train calibrate-open-set`)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crossglg.model_meta import read_onnx_metadata
+from crossglg.open_set import DEFAULTS, OpenSetParams
+from edge.calibration import DCConfig
+from train.open_set_eval import (
+    Episodes,
+    PathScores,
+    calibrate,
+    choose,
+    concat,
+    evaluate,
+    load_episodes,
+    open_set_episodes,
+    save_episodes,
+)
+
+ASSET = Path(__file__).resolve().parents[1] / "assets" / "crossglg_realdata.onnx"
+
+
+def _episodes(draws: int, known_cos: np.ndarray, unknown_cos: np.ndarray, known_margin: float = 0.3,
+              unknown_margin: float = 0.3, dc: tuple[float, float] | None = None, name: str = "p") -> Episodes:  # fmt: skip
+    """Every episode: the same known queries (all ranked correctly) and never-enrolled ones."""
+    n_k, n_u = known_cos.size, unknown_cos.size
+    cos = np.tile(np.r_[known_cos, unknown_cos], draws).astype(np.float32)
+    margin = np.tile(np.r_[np.full(n_k, known_margin), np.full(n_u, unknown_margin)], draws).astype(np.float32)
+    known = np.tile(np.r_[np.ones(n_k, bool), np.zeros(n_u, bool)], draws)
+    correct = known.copy()
+    paths = {"cosine": PathScores(cos, margin, correct)}
+    if dc is not None:
+        dcm = np.tile(np.r_[np.full(n_k, dc[0]), np.full(n_u, dc[1])], draws).astype(np.float32)
+        paths["dc"] = PathScores(cos, dcm, correct)
+    episode = np.repeat(np.arange(draws), n_k + n_u)
+    return Episodes(episode, np.zeros(episode.size, np.int64), (name,), known, paths)
+
+
+def test_threshold_is_the_lowest_that_keeps_false_accepts_at_target() -> None:
+    # strangers' best cosines 0.005, 0.015, ..., 0.695 (70): FAR(t) = share >= t; 10% first at t = 0.63
+    ep = _episodes(4, np.linspace(0.605, 0.995, 40), np.linspace(0.005, 0.695, 70))
+    params, met = choose(ep, 0.1)
+    assert met and params.threshold == pytest.approx(0.63)
+    assert (params.margin, params.dc_margin) == (DEFAULTS.margin, DEFAULTS.dc_margin)  # margins did not pay
+    res = evaluate(ep, "cosine", params)
+    assert res["false_accept"]["mean"] == pytest.approx(0.1) and res["false_accept"]["n"] == 4
+    assert res["known_accuracy"]["mean"] == pytest.approx(37 / 40)  # 0.635 .. 0.995 pass
+    assert res["auroc"]["mean"] > 0.95
+    loose, _ = choose(ep, 0.3)
+    assert loose.threshold < params.threshold  # a looser target keeps more known queries
+    at_default = evaluate(ep, "cosine", DEFAULTS)
+    assert at_default["false_accept"]["mean"] == pytest.approx(20 / 70)
+
+
+def test_margins_are_raised_only_when_they_pay() -> None:
+    # strangers score as high as known actions but sit between two of them: only a margin separates
+    ep = _episodes(3, np.full(20, 0.9), np.full(20, 0.9), known_margin=0.15, unknown_margin=0.07, dc=(0.6, 0.3))
+    cal = calibrate(ep, 0.1)
+    p = cal["params"]
+    # the margin nearest the default that rejects 0.07 and keeps 0.15; the same for DC (0.3 vs 0.6)
+    assert (p["threshold"], p["margin"], p["dc_margin"]) == (0.5, 0.08, 0.35) and cal["target_met"]
+    for path in ("dc", "cosine"):
+        assert cal["pooled"]["calibrated"][path]["false_accept"]["mean"] == 0.0
+        assert cal["pooled"]["calibrated"][path]["known_accuracy"]["mean"] == 1.0
+    assert cal["pooled"]["defaults"]["cosine"]["false_accept"]["mean"] == 1.0  # 0.07 > the default 0.05
+    assert cal["primary"] == "dc" and cal["defaults"] == {"threshold": 0.5, "margin": 0.05, "dc_margin": 0.2}
+    json.dumps(cal)  # the results JSON keeps it
+
+
+def test_unreachable_target_is_flagged_and_per_protocol_held_out_figures() -> None:
+    hopeless = _episodes(2, np.full(5, 0.99), np.full(5, 0.995), known_margin=0.5, unknown_margin=0.5)
+    params, met = choose(hopeless, 0.1)
+    assert not met and params.threshold == pytest.approx(0.99)  # the most conservative grid point
+    a = _episodes(3, np.linspace(0.605, 0.995, 40), np.linspace(0.005, 0.695, 70), name="a")
+    b = _episodes(3, np.linspace(0.705, 0.995, 30), np.linspace(0.105, 0.795, 70), name="b")
+    both = concat([a, b])
+    assert both.count == 6 and both.names == ("a", "b") and set(both.protocol.tolist()) == {0, 1}
+    cal = calibrate(both, 0.1)
+    assert set(cal["per_protocol"]) == {"a", "b"} and len(cal["held_out"]) == 2
+    held = {h["protocol"]: h for h in cal["held_out"]}
+    assert held["a"]["params"]["threshold"] == pytest.approx(0.73)  # chosen on b alone
+    assert held["b"]["params"]["threshold"] == pytest.approx(0.63)  # chosen on a: too loose for b
+    assert held["b"]["cosine"]["false_accept"]["mean"] > 0.1
+    pooled = cal["pooled"]["calibrated"]["cosine"]["false_accept"]["mean"]
+    assert pooled <= 0.1 + 1e-9 and cal["pooled"]["calibrated"]["cosine"]["false_accept"]["n"] == 6
+
+
+def test_episodes_from_matcher_scores_and_the_episodes_file(tmp_path: Path) -> None:
+    from crossglg.oneshot import base_statistics
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(6, 16))
+    labels = np.repeat(np.arange(6), 5)
+    feats = (centres[labels] + 0.05 * rng.normal(size=(30, 16))).astype(np.float32)  # tight, separable classes
+    stats = base_statistics(rng.normal(size=(40, 16)), np.repeat(np.arange(4), 10))
+    ep = open_set_episodes(feats, labels, None, stats, draws=4, seed=0, name="toy", dc=DCConfig(samples=30, steps=30))
+    assert ep.count == 4 and set(ep.paths) == {"dc", "cosine"} and ep.episode.size == 4 * 27  # 3 exemplars each
+    assert ep.known.sum() == 4 * 12  # 3 enrolled classes x 4 other clips
+    strict = evaluate(ep, "cosine", OpenSetParams(0.9, 0.0, 0.0))
+    assert strict["known_accuracy"]["mean"] > 0.95 and strict["false_accept"]["mean"] < 0.05
+    assert evaluate(ep, "cosine", OpenSetParams(-1.0, 0.0, 0.0))["false_accept"]["mean"] == 1.0
+    save_episodes(ep, tmp_path / "ep.npz")
+    back = load_episodes(tmp_path / "ep.npz")
+    assert back.names == ("toy",) and np.array_equal(back.paths["dc"].margin, ep.paths["dc"].margin)
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 not really")
+    with pytest.raises(ValueError, match="bad.npz: not an open-set episodes file"):
+        load_episodes(tmp_path / "bad.npz")
+
+
+def test_calibrate_open_set_command_writes_the_metadata(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from train.benchmark_results import results_document
+    from train.cli import main
+
+    ep = _episodes(3, np.linspace(0.605, 0.995, 40), np.linspace(0.005, 0.695, 70))
+    cal = {**calibrate(ep, 0.1), "source": "benchmark of x.pt"}
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "benchmark.json").write_text(json.dumps(results_document([], cal, "x.pt", "cmd")))
+    save_episodes(ep, bench / "open_set_episodes.npz")
+    model = tmp_path / "m.onnx"
+    shutil.copyfile(ASSET, model)
+    assert main(["calibrate-open-set", str(bench / "benchmark.json"), "--into", str(model)]) == 0
+    meta = read_onnx_metadata(model)
+    assert meta["fingerprint"] == read_onnx_metadata(ASSET)["fingerprint"]
+    assert json.loads(meta["open_set"]) == {"threshold": 0.63, "margin": 0.05, "dc_margin": 0.2, "target_far": 0.1,
+                                            "source": "benchmark of x.pt"}  # fmt: skip
+    # another target: recalibrated from the saved episodes
+    assert main(["calibrate-open-set", str(bench / "benchmark.json"), "--into", str(model), "--target-far", "0.3"]) == 0
+    again = json.loads(read_onnx_metadata(model)["open_set"])
+    assert again["target_far"] == 0.3 and again["threshold"] < 0.63 and "recalibrated for 0.3" in again["source"]
+    (bench / "old.json").write_text("[]")  # a baselines-only / earlier results file has no calibration
+    assert main(["calibrate-open-set", str(bench / "old.json"), "--into", str(model)]) != 0
+    assert "old.json: no open-set calibration" in capsys.readouterr().err

@@ -1,0 +1,260 @@
+"""Open-set episodes of the benchmark, scored by the edge's own matcher and rule, and the calibration
+of the open-set thresholds for a target false-accept rate.
+
+An episode: enroll ``enrolled_fraction`` of a protocol's novel classes (one random exemplar each),
+query with every other novel clip. Scores come from :class:`edge.matcher.Matcher` (centred cosine;
+distribution-calibration probabilities with the model's base statistics, as the edge ranks once its
+DC fit is ready), the decision from :func:`crossglg.open_set.reject_codes`: the same code the edge
+runs. Two ranking paths are kept per query: ``"dc"`` (what a model with base statistics uses with
+>= 2 actions) and ``"cosine"`` (a single action, before the DC fit is ready, or no statistics).
+
+Per episode: known accuracy = enrolled-class queries accepted as their own class / enrolled-class
+queries; false-accept rate = never-enrolled queries accepted as any class / never-enrolled queries;
+AUROC of the best-ranked action's cosine (the threshold's score) for known vs never-enrolled.
+Pooled figures are means over episodes of every protocol (each protocol has the same number of
+draws, so each weighs the same), with a 95% CI over episodes.
+
+Calibration (:func:`calibrate`) sweeps the threshold and both margins over grids, keeps the points
+whose pooled false-accept rate is at most the target and takes the one with the most known accuracy
+on the primary path (``dc`` when present), the cosine path's margin chosen at the same threshold.
+A leave-one-protocol-out check reports what the values chosen without a protocol do on it.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from crossglg.atomic import atomic_write
+from crossglg.oneshot import BaseStats, accuracy_summary
+from crossglg.open_set import ACCEPT, DEFAULTS, OpenSetParams, reject_codes, summarize_scores
+from edge.calibration import DCConfig
+from edge.matcher import Matcher, MatcherConfig, SupportSet
+
+from .oneshot_eval import random_exemplars
+
+PATHS = ("dc", "cosine")
+THRESHOLDS = np.round(np.arange(-0.2, 1.0, 0.01), 2)  # centred cosine
+MARGINS = np.round(np.arange(0.0, 0.201, 0.01), 2)  # cosine units
+DC_MARGINS = np.round(np.arange(0.0, 0.901, 0.05), 2)  # probability units
+
+
+@dataclass(frozen=True)
+class PathScores:
+    """One ranking path, per query ``(N,)``: best-ranked action's ``cosine``, ranking ``margin``
+    (top-1 minus top-2) and whether that action is the query's own class (``correct``)."""
+
+    cosine: np.ndarray
+    margin: np.ndarray
+    correct: np.ndarray
+
+
+@dataclass(frozen=True)
+class Episodes:
+    """Queries of many episodes, concatenated; every array ``(N,)``, episodes contiguous.
+
+    ``episode`` id (0..E-1, sorted), ``protocol`` index into ``names``, ``known`` (the query's class
+    was enrolled), ``paths`` ``{"dc"?: PathScores, "cosine": PathScores}``."""
+
+    episode: np.ndarray
+    protocol: np.ndarray
+    names: tuple[str, ...]
+    known: np.ndarray
+    paths: dict[str, PathScores]
+
+    @property
+    def count(self) -> int:
+        return int(self.episode[-1]) + 1 if self.episode.size else 0
+
+    def select(self, keep: np.ndarray) -> Episodes:
+        """The queries where ``keep (N,)`` is true (whole episodes), episode ids renumbered."""
+        ep = np.unique(self.episode[keep], return_inverse=True)[1]
+        paths = {k: PathScores(*(getattr(p, f.name)[keep] for f in fields(PathScores))) for k, p in self.paths.items()}
+        return Episodes(ep, self.protocol[keep], self.names, self.known[keep], paths)
+
+
+def open_set_episodes(feats: np.ndarray, labels: np.ndarray, center: np.ndarray | None, stats: BaseStats | None,
+                      draws: int, seed: int, name: str = "", enrolled_fraction: float = 0.5,
+                      dc: DCConfig | None = None) -> Episodes:  # fmt: skip
+    """``draws`` episodes over embeddings ``feats (N, D)`` with class ids ``labels (N,)``."""
+    rng = np.random.default_rng(seed)
+    classes = np.unique(labels)
+    n_known = max(1, int(round(enrolled_fraction * classes.size)))
+    cfg = MatcherConfig(dc=dc or DCConfig())
+    feats = np.asarray(feats, dtype=np.float32)
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("episode", "known", *(f"{p}.{f.name}" for p in PATHS
+                                                                             for f in fields(PathScores)))}  # fmt: skip
+    for e in range(draws):
+        known = np.sort(rng.permutation(classes)[:n_known])
+        masked = np.where(np.isin(labels, known), labels, -1)
+        support = random_exemplars(masked, rng)
+        support = support[masked[support] >= 0]  # (K,), one exemplar per enrolled class, class order
+        sup = SupportSet(tuple(str(c) for c in labels[support]), tuple(str(c) for c in labels[support]),
+                         tuple(feats[i : i + 1] for i in support))  # fmt: skip
+        matcher = Matcher(sup, cfg, base_stats=stats, center=center)
+        q = np.setdiff1d(np.arange(labels.size), support)
+        rank, cos = matcher.scores(feats[q])
+        parts["episode"].append(np.full(q.size, e))
+        parts["known"].append(np.isin(labels[q], known))
+        for path, r in (("dc", rank if matcher.method == "dc" else None), ("cosine", cos)):
+            if r is None:
+                continue
+            s = summarize_scores(r, cos)
+            parts[f"{path}.cosine"].append(s.cosine.astype(np.float32))
+            parts[f"{path}.margin"].append(s.margin.astype(np.float32))
+            parts[f"{path}.correct"].append(labels[support][s.best] == labels[q])
+    paths = {p: PathScores(*(np.concatenate(parts[f"{p}.{f.name}"]) for f in fields(PathScores)))
+             for p in PATHS if parts[f"{p}.cosine"]}  # fmt: skip
+    episode = np.concatenate(parts["episode"])
+    return Episodes(episode, np.zeros(episode.size, np.int64), (name,), np.concatenate(parts["known"]), paths)
+
+
+def concat(parts: list[Episodes]) -> Episodes:
+    """Episodes of several protocols as one set (ids renumbered; the DC path only if all have it)."""
+    names: list[str] = []
+    offset, eps, protos = 0, [], []
+    for p in parts:
+        eps.append(p.episode + offset)
+        offset += p.count
+        protos.append(p.protocol + len(names))
+        names.extend(p.names)
+    common = [k for k in PATHS if all(k in p.paths for p in parts)]
+    paths = {k: PathScores(*(np.concatenate([getattr(p.paths[k], f.name) for p in parts]) for f in fields(PathScores)))
+             for k in common}  # fmt: skip
+    return Episodes(np.concatenate(eps), np.concatenate(protos), tuple(names),
+                    np.concatenate([p.known for p in parts]), paths)  # fmt: skip
+
+
+def episode_rates(ep: Episodes, path: str, thresholds: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-episode ``(known accuracy (G, E), false-accept rate (G, E))`` at ``thresholds (G,)`` and one margin."""
+    s = ep.paths[path]
+    accept = reject_codes(s.cosine[None], s.margin[None], np.asarray(thresholds, np.float64)[:, None], margin) == ACCEPT
+    starts = np.flatnonzero(np.r_[True, ep.episode[1:] != ep.episode[:-1]])
+    n_known = np.add.reduceat(ep.known.astype(np.int64), starts)
+    n_unknown = np.add.reduceat((~ep.known).astype(np.int64), starts)
+    hits = np.add.reduceat(accept & (s.correct & ep.known)[None], starts, axis=1)
+    false = np.add.reduceat(accept & ~ep.known[None], starts, axis=1)
+    return hits / np.maximum(n_known, 1), false / np.maximum(n_unknown, 1)
+
+
+def auroc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """Area under the ROC curve of scores: P(pos > neg) + 0.5 P(tie)."""
+    pos, neg = np.asarray(pos, np.float64), np.asarray(neg, np.float64)
+    if pos.size == 0 or neg.size == 0:
+        return float("nan")
+    greater = (pos[:, None] > neg[None]).mean()
+    ties = (pos[:, None] == neg[None]).mean()
+    return float(greater + 0.5 * ties)
+
+
+def evaluate(ep: Episodes, path: str, params: OpenSetParams) -> dict:
+    """Known accuracy, false-accept rate and AUROC at ``params`` (mean, std, 95% CI over episodes)."""
+    need = params.required_margin(path)
+    acc, far = episode_rates(ep, path, np.array([params.threshold]), need)
+    s = ep.paths[path]
+    aucs = [auroc(s.cosine[(ep.episode == e) & ep.known], s.cosine[(ep.episode == e) & ~ep.known])
+            for e in range(ep.count)]  # fmt: skip
+    aucs = [a for a in aucs if np.isfinite(a)]
+    return {"known_accuracy": accuracy_summary(acc[0]), "false_accept": accuracy_summary(far[0]),
+            "auroc": accuracy_summary(np.array(aucs)) if aucs else None}  # fmt: skip
+
+
+def _sweep(ep: Episodes, path: str, margins: np.ndarray, target: float, default_margin: float,
+           thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Per threshold: the best feasible known accuracy, its margin, and the lowest FAR (all ``(G,)``);
+    infeasible thresholds get accuracy -inf. Ties between margins go to the one nearest the default."""
+    acc = np.empty((margins.size, thresholds.size))
+    far = np.empty_like(acc)
+    for i, m in enumerate(margins):
+        a, f = episode_rates(ep, path, thresholds, float(m))
+        acc[i], far[i] = a.mean(axis=1), f.mean(axis=1)
+    score = np.where(far <= target + 1e-12, acc, -np.inf)
+    order = np.argsort(np.abs(margins - default_margin), kind="stable")  # nearest the default first
+    pick = order[np.argmax(score[order], axis=0)]
+    cols = np.arange(thresholds.size)
+    return score[pick, cols], margins[pick], far.min(axis=0)
+
+
+def choose(ep: Episodes, target_far: float, thresholds: np.ndarray = THRESHOLDS, margins: np.ndarray = MARGINS,
+           dc_margins: np.ndarray = DC_MARGINS) -> tuple[OpenSetParams, bool]:  # fmt: skip
+    """The values with the most primary-path known accuracy at pooled FAR <= ``target_far`` (both
+    paths when possible); ``(params, target met)``. Ties go to the threshold nearest the default."""
+    cos_acc, cos_m, cos_far = _sweep(ep, "cosine", margins, target_far, DEFAULTS.margin, thresholds)
+    if "dc" in ep.paths:
+        prim_acc, dc_m, prim_far = _sweep(ep, "dc", dc_margins, target_far, DEFAULTS.dc_margin, thresholds)
+    else:
+        prim_acc, dc_m, prim_far = cos_acc, np.full(thresholds.size, DEFAULTS.dc_margin), cos_far
+    prim_ok, both_ok = np.isfinite(prim_acc), np.isfinite(prim_acc) & np.isfinite(cos_acc)
+    closeness = -np.abs(thresholds - DEFAULTS.threshold)
+    if both_ok.any():
+        key = np.where(both_ok, prim_acc, -np.inf), np.where(both_ok, cos_acc, -np.inf)
+        i = int(np.lexsort((closeness, key[1], key[0]))[-1])
+        met = True
+    elif prim_ok.any():  # the cosine path cannot reach the target at a threshold the primary path can
+        i = int(np.lexsort((closeness, np.where(prim_ok, prim_acc, -np.inf)))[-1])
+        met = False
+    else:  # nothing reaches it: the most conservative point of the primary path (least FAR, highest threshold)
+        i = int(np.lexsort((thresholds, -prim_far))[-1])
+        met = False
+    cos_margin = float(cos_m[i]) if np.isfinite(cos_acc[i]) else float(margins.max())
+    return OpenSetParams(float(thresholds[i]), cos_margin, float(dc_m[i])), met
+
+
+def _params(p: OpenSetParams) -> dict:
+    return {"threshold": p.threshold, "margin": p.margin, "dc_margin": p.dc_margin}
+
+
+def _both(ep: Episodes, params: OpenSetParams) -> dict:
+    return {path: evaluate(ep, path, params) for path in PATHS if path in ep.paths}
+
+
+def calibrate(ep: Episodes, target_far: float, reference: OpenSetParams = DEFAULTS) -> dict:
+    """The calibration record the benchmark keeps: chosen values, figures at them and at the
+    ``reference`` values (the built-in defaults unless told), pooled and per protocol, and the
+    leave-one-protocol-out check."""
+    if not 0.0 <= target_far <= 1.0:
+        raise ValueError(f"open-set calibration: target false-accept rate must be in [0, 1], got {target_far}")
+    params, met = choose(ep, target_far)
+    out: dict = {"target_far": target_far, "target_met": met, "params": _params(params),
+                 "defaults": _params(reference), "primary": "dc" if "dc" in ep.paths else "cosine",
+                 "episodes": ep.count, "protocols": list(ep.names),
+                 "pooled": {"calibrated": _both(ep, params), "defaults": _both(ep, reference)},
+                 "per_protocol": {}, "held_out": []}  # fmt: skip
+    for k, name in enumerate(ep.names):
+        mine = ep.select(ep.protocol == k)
+        out["per_protocol"][name] = {"calibrated": _both(mine, params), "defaults": _both(mine, reference)}
+        if len(ep.names) > 1:
+            others, _ = choose(ep.select(ep.protocol != k), target_far)
+            out["held_out"].append({"protocol": name, "params": _params(others), **_both(mine, others)})
+    return out
+
+
+def save_episodes(ep: Episodes, path: str | Path) -> None:
+    """The per-query arrays as a plain ``.npz`` (no pickle), so calibration can be redone later."""
+    import io
+
+    arrays = {"episode": ep.episode, "protocol": ep.protocol, "names": np.array(ep.names), "known": ep.known}
+    for k, p in ep.paths.items():
+        arrays.update({f"{k}.{f.name}": getattr(p, f.name) for f in fields(PathScores)})
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write(path, buf.getvalue())
+
+
+def load_episodes(path: str | Path) -> Episodes:
+    """Inverse of :func:`save_episodes`; ``ValueError`` naming the file and member when damaged."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            d = {k: z[k] for k in z.files}
+        paths = {k: PathScores(*(d[f"{k}.{f.name}"] for f in fields(PathScores))) for k in PATHS if f"{k}.cosine" in d}
+        ep = Episodes(d["episode"].astype(np.int64), d["protocol"].astype(np.int64), tuple(str(n) for n in d["names"]),
+                      d["known"].astype(bool), paths)  # fmt: skip
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path}: not an open-set episodes file ({exc})") from None
+    n = ep.episode.size
+    if "cosine" not in paths or any(a.shape != (n,) for p in paths.values() for a in (p.cosine, p.margin, p.correct)):
+        raise ValueError(f"{path}: open-set episodes arrays are missing or differ in length (expected ({n},))")
+    return ep

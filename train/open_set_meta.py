@@ -1,0 +1,87 @@
+"""Calibrated open-set values into an ONNX model's metadata (``crossglg.open_set``).
+
+The benchmark's results (``benchmark.json``, :func:`train.benchmark_results.load_results`) hold the
+calibration; :func:`write_open_set` stores its values in a model file, which the edge then uses
+when no ``--threshold``/``--margin``/``--dc-margin`` is given. Only metadata changes: the weights,
+hence the fingerprint support stores and base-statistics sidecars are keyed on, stay as they were
+(checked). An INT8 file quantised from a calibrated FP32 file inherits the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crossglg.atomic import atomic_write
+from crossglg.model_meta import META_PREFIX
+from crossglg.open_set import OPEN_SET_KEY, OpenSetParams, StoredOpenSet, decode_open_set, encode_open_set
+
+EPISODES_FILE = "open_set_episodes.npz"
+
+
+def calibration_from_results(path: str | Path, target_far: float | None = None) -> dict:
+    """The open-set calibration of a ``benchmark.json``; with ``target_far`` different from the one it
+    was made for, redone from the episodes saved next to it (:data:`EPISODES_FILE`).
+
+    ``ValueError`` naming the file when it holds no calibration (a --baselines-only run, or an
+    earlier benchmark version) or its episodes are missing."""
+    from .benchmark_results import load_results
+    from .open_set_eval import calibrate, load_episodes
+
+    p = Path(path)
+    _, cal = load_results(p)
+    if cal is None:
+        raise ValueError(f"{p}: no open-set calibration (run `crossglg-train benchmark CHECKPOINT ...` with this "
+                         "version; a --baselines-only run has none)")  # fmt: skip
+    if target_far is None or abs(target_far - float(cal["target_far"])) < 1e-12:
+        return cal
+    episodes = p.with_name(EPISODES_FILE)
+    if not episodes.is_file():
+        raise ValueError(f"{p}: calibrated for target {cal['target_far']:g}; recalibrating for {target_far:g} needs "
+                         f"{episodes} (written by the benchmark)")  # fmt: skip
+    redone = calibrate(load_episodes(episodes), target_far, OpenSetParams(**cal["defaults"]))
+    return {**redone, "source": f"{cal.get('source', str(p))}; recalibrated for {target_far:g}"}
+
+
+def params_of(cal: dict) -> OpenSetParams:
+    """The chosen values of a calibration record; ``ValueError`` when they are missing or out of range."""
+    p = cal.get("params") or {}
+    try:
+        return OpenSetParams(float(p["threshold"]), float(p["margin"]), float(p["dc_margin"]))
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"open-set calibration: params need threshold, margin and dc_margin ({exc})") from None
+
+
+def write_open_set(onnx_path: str | Path, cal: dict) -> StoredOpenSet:
+    """Store ``cal``'s values in ``onnx_path`` (atomic rewrite, other metadata kept); returns what
+    the edge will read back. ``ValueError`` for an unreadable model or one without a fingerprint."""
+    import onnx
+
+    p = Path(onnx_path)
+    try:
+        model = onnx.load(str(p), load_external_data=False)
+    except Exception as exc:  # DecodeError and friends for a damaged file
+        raise ValueError(f"{p}: not a readable ONNX model ({exc})") from None
+    props = {m.key: m.value for m in model.metadata_props}
+    fingerprint = props.get(META_PREFIX + "fingerprint", "")
+    if not fingerprint:
+        raise ValueError(f"{p}: no {META_PREFIX}fingerprint in its metadata (not a `crossglg-train export` model)")
+    source = str(cal.get("source") or "benchmark")
+    value = encode_open_set(params_of(cal), float(cal["target_far"]), source)
+    props[META_PREFIX + OPEN_SET_KEY] = value
+    del model.metadata_props[:]
+    for k, v in sorted(props.items()):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = k, v
+    atomic_write(p, model.SerializeToString())
+    back = {m.key: m.value for m in onnx.load(str(p), load_external_data=False).metadata_props}
+    stored = decode_open_set({OPEN_SET_KEY: back.get(META_PREFIX + OPEN_SET_KEY, "")}, where=str(p))
+    if back.get(META_PREFIX + "fingerprint") != fingerprint or stored is None:
+        raise ValueError(f"{p}: reading the rewritten file back did not give the fingerprint and open-set values")
+    return stored
+
+
+def describe(stored: StoredOpenSet) -> str:
+    """One line: the values and what they were calibrated for."""
+    p = stored.params
+    far = "" if stored.target_far is None else f" for false accepts <= {100 * stored.target_far:g}%"
+    return f"threshold {p.threshold:g}, margin {p.margin:g}, DC margin {p.dc_margin:g}{far} ({stored.source})"
