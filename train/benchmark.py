@@ -105,9 +105,20 @@ def evaluate_protocol(ckpt_path: str | Path | None, protocol: str, data_root: st
     return res, episodes
 
 
-def _learned(ckpt_path: str | Path, data: ProtocolData, data_root: str | Path, draws: int, seed: int,
-             open_cfg: OpenSetConfig) -> tuple[dict, Episodes | None]:
-    """The checkpoint's embeddings scored by cosine, centred cosine, DC, and the open-set part."""
+@dataclass(frozen=True)
+class LearnedFeatures:
+    """A checkpoint's view of a protocol: novel embeddings ``feats (N, D)``, base ``stats``, its config."""
+
+    feats: np.ndarray
+    stats: BaseStats
+    cfg: object  # train.config.TrainConfig
+    ckpt: dict
+
+
+def learned_features(ckpt_path: str | Path, data: ProtocolData, data_root: str | Path) -> LearnedFeatures:
+    """Embed ``data``'s novel samples with the checkpoint (test transform), after checking it never
+    trained on the protocol's held-out classes; base statistics from the checkpoint, or recomputed
+    from its own protocol's training data when it carries none (``last.pt``)."""
     import torch
 
     from crossglg.preprocess import PreprocessConfig, check_compatible
@@ -129,6 +140,14 @@ def _learned(ckpt_path: str | Path, data: ProtocolData, data_root: str | Path, d
             stats = base_statistics(base, own.train_labels, cfg.eval.dc_beta)
         feats, _ = embed(model.inference_model(), make_dataset(data.novel, data.novel_labels, cfg, train=False),
                          torch.device("cpu"))
+    return LearnedFeatures(feats, stats, cfg, ckpt)
+
+
+def _learned(ckpt_path: str | Path, data: ProtocolData, data_root: str | Path, draws: int, seed: int,
+             open_cfg: OpenSetConfig) -> tuple[dict, Episodes | None]:
+    """The checkpoint's embeddings scored by cosine, centred cosine, DC, and the open-set part."""
+    lf = learned_features(ckpt_path, data, data_root)
+    feats, stats, cfg, ckpt = lf.feats, lf.stats, lf.cfg, lf.ckpt
     labels, e = data.novel_labels, cfg.eval
     centre = center_from_stats(stats)
     preds = {
