@@ -17,9 +17,12 @@ benchmark's calibration summarises once and sweeps thresholds over :func:`reject
 thresholds it picks are exactly the ones the edge applies.
 
 Calibrated values travel in the ONNX metadata key ``crossglg.open_set`` (:data:`OPEN_SET_KEY`), a
-JSON object ``{"threshold", "margin", "dc_margin", "target_far", "source"}``
-(:func:`encode_open_set` / :func:`decode_open_set`). The weights' fingerprint does not cover
-metadata, so adding it keeps support stores and base-statistics sidecars valid.
+JSON object ``{"threshold", "margin", "dc_margin", "target_far", "source", "ranking"?}``
+(:func:`encode_open_set` / :func:`decode_open_set`). ``ranking`` (:data:`RANKINGS`) is the ranking
+method the benchmark chose for this model: ``"dc"`` only when distribution calibration beat centred
+cosine on its protocols; absent (older files) means the edge's built-in behaviour (DC whenever
+base statistics are present). The weights' fingerprint does not cover metadata, so adding it keeps
+support stores and base-statistics sidecars valid.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ import numpy as np
 
 OPEN_SET_KEY = "open_set"
 ACCEPT, BELOW_THRESHOLD, LOW_MARGIN = 0, 1, 2
+RANKINGS = ("cosine", "dc")
+RANKING_NAMES = {"cosine": "centred cosine", "dc": "distribution calibration"}  # for messages and tables
 REASONS: dict[int, str | None] = {ACCEPT: None, BELOW_THRESHOLD: "below_threshold", LOW_MARGIN: "low_margin"}
 
 
@@ -113,18 +118,24 @@ def decide(rank: np.ndarray, cos: np.ndarray, threshold: float, need_margin: flo
 
 @dataclass(frozen=True)
 class StoredOpenSet:
-    """Calibrated values read from a model's metadata: the thresholds plus how they were chosen."""
+    """Calibrated values read from a model's metadata: the thresholds, how they were chosen and the
+    ranking method (one of :data:`RANKINGS`; None: not stored, the edge's built-in choice)."""
 
     params: OpenSetParams
     target_far: float | None
     source: str
+    ranking: str | None = None
 
 
-def encode_open_set(params: OpenSetParams, target_far: float, source: str) -> str:
-    """The metadata value of :data:`OPEN_SET_KEY`: compact JSON."""
-    return json.dumps({"threshold": round(float(params.threshold), 4), "margin": round(float(params.margin), 4),
-                       "dc_margin": round(float(params.dc_margin), 4), "target_far": float(target_far),
-                       "source": str(source)}, sort_keys=True)  # fmt: skip
+def encode_open_set(params: OpenSetParams, target_far: float, source: str, ranking: str | None = None) -> str:
+    """The metadata value of :data:`OPEN_SET_KEY`: compact JSON (``ranking`` None: not stored)."""
+    if ranking is not None and ranking not in RANKINGS:
+        raise ValueError(f"open set: ranking must be one of {', '.join(map(repr, RANKINGS))}, got {ranking!r}")
+    obj = {"threshold": round(float(params.threshold), 4), "margin": round(float(params.margin), 4),
+           "dc_margin": round(float(params.dc_margin), 4), "target_far": float(target_far), "source": str(source)}
+    if ranking is not None:
+        obj["ranking"] = ranking
+    return json.dumps(obj, sort_keys=True)
 
 
 def decode_open_set(meta: Mapping[str, str], where: str = "model metadata") -> StoredOpenSet | None:
@@ -150,8 +161,12 @@ def decode_open_set(meta: Mapping[str, str], where: str = "model metadata") -> S
     far = obj.get("target_far")
     if far is not None and (isinstance(far, bool) or not isinstance(far, int | float) or not 0 <= far <= 1):
         raise ValueError(f"{where}: {OPEN_SET_KEY}.target_far must be a number in [0, 1], got {far!r}")
+    ranking = obj.get("ranking")
+    if ranking is not None and ranking not in RANKINGS:
+        raise ValueError(f"{where}: {OPEN_SET_KEY}.ranking must be one of {', '.join(map(repr, RANKINGS))}, "
+                         f"got {ranking!r}")  # fmt: skip
     try:
         params = OpenSetParams(**values)
     except ValueError as exc:
         raise ValueError(f"{where}: {OPEN_SET_KEY}: {str(exc).removeprefix('open set: ')}") from None
-    return StoredOpenSet(params, None if far is None else float(far), str(obj.get("source", ""))[:300])
+    return StoredOpenSet(params, None if far is None else float(far), str(obj.get("source", ""))[:300], ranking)

@@ -1,16 +1,19 @@
-"""Which open-set thresholds a run uses: explicit flags, else the model's calibrated values, else
-the built-in defaults (:data:`crossglg.open_set.DEFAULTS`); and the one line that says so.
+"""Which open-set thresholds and ranking a run uses: explicit flags, else the model's calibrated
+values, else the built-in defaults (:data:`crossglg.open_set.DEFAULTS`; DC ranking whenever the
+model has base statistics); and the one line that says so.
 
 A model calibrated by the benchmark carries ``crossglg.open_set`` in its metadata
 (:attr:`edge.engines.base.ModelMeta.open_set`). The values were chosen for a target false-accept
-rate on actions nobody enrolled; a flag overrides only its own value.
+rate on actions nobody enrolled, the ranking (``"cosine"`` or ``"dc"``) by whether distribution
+calibration beat centred cosine on the benchmark; a flag overrides only its own value
+(``--dc``/``--no-dc`` the ranking).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from crossglg.open_set import DEFAULTS, OpenSetParams
+from crossglg.open_set import DEFAULTS, RANKING_NAMES, OpenSetParams, StoredOpenSet
 
 from .engines.base import ModelMeta
 
@@ -19,20 +22,34 @@ FLAGS = {"threshold": "--threshold", "margin": "--margin", "dc_margin": "--dc-ma
 
 @dataclass(frozen=True)
 class ChosenValues:
-    """The thresholds to use and, per value, where it came from (``"flag"``, ``"model"``, ``"default"``)."""
+    """The thresholds to use, whether DC may rank (``use_dc``: with base statistics and >= 2
+    actions) and, per value and ``"ranking"``, where it came from (``"flag"``, ``"model"``, ``"default"``)."""
 
     params: OpenSetParams
     origin: dict[str, str]
     line: str
+    use_dc: bool = True
 
 
 def _fmt(v: float) -> str:
     return f"{v:.3f}".rstrip("0").rstrip(".") if v != 0 else "0"
 
 
+def _ranking(stored: StoredOpenSet | None, dc: bool | None) -> tuple[bool, str, str]:
+    """``(use_dc, origin, words)`` for the ranking: ``dc`` from --dc/--no-dc, else the model's, else built-in."""
+    if dc is not None:
+        return dc, "flag", f"{RANKING_NAMES['dc' if dc else 'cosine']} ({'--dc' if dc else '--no-dc'})"
+    if stored is not None and stored.ranking == "cosine":
+        return False, "model", f"{RANKING_NAMES['cosine']} (DC did not beat it on this model's benchmark)"
+    if stored is not None and stored.ranking == "dc":
+        return True, "model", f"{RANKING_NAMES['dc']} (it beat centred cosine on this model's benchmark)"
+    return True, "default", f"{RANKING_NAMES['dc']} when the model has base statistics (built-in)"
+
+
 def choose_open_set(meta: ModelMeta, threshold: float | None = None, margin: float | None = None,
-                    dc_margin: float | None = None) -> ChosenValues:  # fmt: skip
-    """Resolve the three values (``None``: not given on the command line) for ``meta``'s model.
+                    dc_margin: float | None = None, dc: bool | None = None) -> ChosenValues:  # fmt: skip
+    """Resolve the three values and the ranking (``None``: not given on the command line; ``dc``
+    True/False: --dc/--no-dc) for ``meta``'s model.
 
     ``ValueError`` for a flag out of range (names the flag) or damaged model metadata."""
     stored = meta.open_set
@@ -63,4 +80,5 @@ def choose_open_set(meta: ModelMeta, threshold: float | None = None, margin: flo
         note = f"{', '.join(flags)} given; the rest {where}"
     else:
         note = where
-    return ChosenValues(params, origin, f"{shown} ({note})")
+    use_dc, origin["ranking"], ranked = _ranking(stored, dc)
+    return ChosenValues(params, origin, f"{shown} ({note}); ranking: {ranked}", use_dc)

@@ -14,7 +14,9 @@ edge's matcher and decided by the edge's rule (:mod:`crossglg.open_set`); known 
 false-accept rate on never-enrolled classes and AUROC at the reference values (the built-in
 defaults), per ranking path (DC probabilities with the base statistics, centred cosine). The
 episodes of all protocols are then pooled to calibrate the thresholds for a target false-accept
-rate (:func:`train.open_set_eval.calibrate`), kept in the results JSON next to the protocols.
+rate (:func:`train.open_set_eval.calibrate`), kept in the results JSON next to the protocols, with
+the path ranked by (:func:`train.open_set_eval.choose_ranking`: DC only when its random-draw mean
+over the protocols beats centred cosine's) as the primary one.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from crossglg.oneshot import BaseStats, base_statistics, center_from_stats
-from crossglg.open_set import DEFAULTS, OpenSetParams
+from crossglg.open_set import DEFAULTS, RANKING_NAMES, OpenSetParams
 from edge.calibration import DCConfig
 
 from .baselines.dtw import evaluate_dtw
@@ -224,18 +226,34 @@ def _open_row(label: str, path: str, values: dict, figures: dict) -> str:
             f"{_rate(figures['false_accept'])} | {_rate(figures['auroc'], 1.0, 3)} |")
 
 
+def ranking_markdown(ranking: dict) -> str:
+    """The ranking decision as a one-row table: both random-draw means over the protocols and the choice."""
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{100 * v:.1f}"
+
+    return "\n".join([
+        "Ranking: the edge ranks by distribution calibration only when its random-draw mean over the protocols "
+        "beats centred cosine's (stored in the model with the open-set values).", "",
+        "| ranking decision | centred cosine mean % | DC mean % | chosen |", "|---|---|---|---|",
+        f"| {len(ranking['protocols'])} protocol(s) | {pct(ranking['cosine_centered_mean'])} | "
+        f"{pct(ranking['dc_mean'])} | {RANKING_NAMES[ranking['chosen']]} |"]) + "\n"  # fmt: skip
+
+
 def open_set_markdown(cal: dict) -> str:
-    """The open-set table: per protocol and pooled, each ranking path at the reference (default)
-    and the calibrated values, then the leave-one-protocol-out check."""
+    """The open-set table: the ranking decision (when recorded), per protocol and pooled, each
+    ranking path at the reference (default) and the calibrated values, then the
+    leave-one-protocol-out check."""
     c, d = cal["params"], cal["defaults"]
-    lines = [f"Open set: half the novel classes enrolled (one random exemplar each), every other novel clip "
+    lines = [ranking_markdown(cal["ranking"]).rstrip("\n"), ""] if cal.get("ranking") else []
+    lines += [f"Open set: half the novel classes enrolled (one random exemplar each), every other novel clip "
              f"queried, {cal['episodes']} episodes pooled over {len(cal['protocols'])} protocol(s); the edge's "
              f"matcher and rule (ranking dc = distribution calibration, the edge's path with base statistics "
              f"and >= 2 actions; cosine = centred cosine). Values: threshold / margin (cosine units; DC margin "
              f"in probability). Calibrated for false accepts <= {100 * cal['target_far']:g}% (pooled mean"
              f"{'' if cal['target_met'] else ', NOT reached on the grid'}): threshold {c['threshold']:g}, "
-             f"margin {c['margin']:g}, DC margin {c['dc_margin']:g}; built-in defaults {d['threshold']:g}, "
-             f"{d['margin']:g}, {d['dc_margin']:g}. Mean ± 95% CI over episodes.", "",
+             f"margin {c['margin']:g}, DC margin {c['dc_margin']:g}, chosen for the {cal['primary']} ranking; "
+             f"built-in defaults {d['threshold']:g}, {d['margin']:g}, {d['dc_margin']:g}. Mean ± 95% CI over "
+             "episodes.", "",
              "| protocol | ranking | threshold / margin | known accuracy % | false accepts % | AUROC |",
              "|---|---|---|---|---|---|"]  # fmt: skip
     blocks = [*((name, v) for name, v in cal["per_protocol"].items()), ("**pooled**", cal["pooled"])]

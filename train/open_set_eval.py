@@ -14,10 +14,15 @@ AUROC of the best-ranked action's cosine (the threshold's score) for known vs ne
 Pooled figures are means over episodes of every protocol (each protocol has the same number of
 draws, so each weighs the same), with a 95% CI over episodes.
 
+Ranking (:func:`choose_ranking`): the path the edge should rank by is a per-model decision from the
+benchmark's closed-set figures: ``dc`` only when DC's random-draw mean, averaged over the protocols,
+beats centred cosine's; else ``cosine``. It travels in the model's metadata with the thresholds.
+
 Calibration (:func:`calibrate`) sweeps the threshold and both margins over grids, keeps the points
 whose pooled false-accept rate is at most the target and takes the one with the most known accuracy
-on the primary path (``dc`` when present), the cosine path's margin chosen at the same threshold.
-A leave-one-protocol-out check reports what the values chosen without a protocol do on it.
+on the primary path (the chosen ranking; without one ``dc`` when present), the other path's margin
+chosen at the same threshold. A leave-one-protocol-out check reports what the values chosen without
+a protocol do on it.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from edge.matcher import Matcher, MatcherConfig, SupportSet
 from .oneshot_eval import random_exemplars
 
 PATHS = ("dc", "cosine")
+RANKED = ("cosine_centered", "dc")  # the benchmark's closed-set methods behind the two ranking paths
 THRESHOLDS = np.round(np.arange(-0.2, 1.0, 0.01), 2)  # centred cosine
 MARGINS = np.round(np.arange(0.0, 0.201, 0.01), 2)  # cosine units
 DC_MARGINS = np.round(np.arange(0.0, 0.901, 0.05), 2)  # probability units
@@ -178,29 +184,52 @@ def _sweep(ep: Episodes, path: str, margins: np.ndarray, target: float, default_
     return score[pick, cols], margins[pick], far.min(axis=0)
 
 
+def choose_ranking(results: list[dict]) -> dict:
+    """The ranking decision from the benchmark's per-protocol results (``evaluate_protocol``'s dicts):
+    ``{"chosen": "dc" | "cosine", "dc_mean", "cosine_centered_mean", "protocols", "rule"}``, the means
+    (fractions) over the protocols that have both methods' random-draw means; ``dc`` only when its
+    mean is strictly higher (no figures: ``cosine``, the means None)."""
+    rows = [r for r in results if isinstance(r, dict) and all(isinstance(r.get(m), dict) for m in RANKED)]
+    try:
+        means = {m: [float(r[m]["random"]["mean"]) for r in rows] for m in RANKED}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"benchmark results: a protocol's cosine_centered/dc lacks random.mean ({exc})") from None
+    avg = {m: float(np.mean(v)) if v else None for m, v in means.items()}
+    dc_wins = avg["dc"] is not None and avg["cosine_centered"] is not None and avg["dc"] > avg["cosine_centered"]
+    return {"chosen": "dc" if dc_wins else "cosine", "dc_mean": avg["dc"],
+            "cosine_centered_mean": avg["cosine_centered"], "protocols": [str(r.get("protocol")) for r in rows],
+            "rule": "dc only when its random-draw mean over the protocols beats centred cosine's"}  # fmt: skip
+
+
 def choose(ep: Episodes, target_far: float, thresholds: np.ndarray = THRESHOLDS, margins: np.ndarray = MARGINS,
-           dc_margins: np.ndarray = DC_MARGINS) -> tuple[OpenSetParams, bool]:  # fmt: skip
-    """The values with the most primary-path known accuracy at pooled FAR <= ``target_far`` (both
-    paths when possible); ``(params, target met)``. Ties go to the threshold nearest the default."""
-    cos_acc, cos_m, cos_far = _sweep(ep, "cosine", margins, target_far, DEFAULTS.margin, thresholds)
-    if "dc" in ep.paths:
-        prim_acc, dc_m, prim_far = _sweep(ep, "dc", dc_margins, target_far, DEFAULTS.dc_margin, thresholds)
-    else:
-        prim_acc, dc_m, prim_far = cos_acc, np.full(thresholds.size, DEFAULTS.dc_margin), cos_far
-    prim_ok, both_ok = np.isfinite(prim_acc), np.isfinite(prim_acc) & np.isfinite(cos_acc)
+           dc_margins: np.ndarray = DC_MARGINS, primary: str | None = None) -> tuple[OpenSetParams, bool]:  # fmt: skip
+    """The values with the most ``primary``-path known accuracy at pooled FAR <= ``target_far`` (both
+    paths when possible); ``(params, target met)``. ``primary`` None: ``dc`` when the episodes have
+    it. Ties go to the threshold nearest the default; a path that cannot reach the target at the
+    chosen threshold gets its grid's largest margin (the most conservative)."""
+    primary = primary or ("dc" if "dc" in ep.paths else "cosine")
+    if primary not in ep.paths:
+        raise ValueError(f"open-set calibration: ranking {primary!r} chosen, but the episodes hold only "
+                         f"{', '.join(ep.paths)} scores")  # fmt: skip
+    grids = {"cosine": (margins, DEFAULTS.margin), "dc": (dc_margins, DEFAULTS.dc_margin)}
+    sweeps = {k: _sweep(ep, k, grids[k][0], target_far, grids[k][1], thresholds) for k in PATHS if k in ep.paths}
+    prim_acc, _, prim_far = sweeps[primary]
+    other = next((k for k in sweeps if k != primary), None)
+    prim_ok = np.isfinite(prim_acc)
+    both_ok = prim_ok & np.isfinite(sweeps[other][0]) if other else prim_ok
     closeness = -np.abs(thresholds - DEFAULTS.threshold)
     if both_ok.any():
-        key = np.where(both_ok, prim_acc, -np.inf), np.where(both_ok, cos_acc, -np.inf)
-        i = int(np.lexsort((closeness, key[1], key[0]))[-1])
+        other_acc = np.where(both_ok, sweeps[other][0], -np.inf) if other else np.zeros(thresholds.size)
+        i = int(np.lexsort((closeness, other_acc, np.where(both_ok, prim_acc, -np.inf)))[-1])
         met = True
-    elif prim_ok.any():  # the cosine path cannot reach the target at a threshold the primary path can
+    elif prim_ok.any():  # the other path cannot reach the target at a threshold the primary path can
         i = int(np.lexsort((closeness, np.where(prim_ok, prim_acc, -np.inf)))[-1])
         met = False
     else:  # nothing reaches it: the most conservative point of the primary path (least FAR, highest threshold)
         i = int(np.lexsort((thresholds, -prim_far))[-1])
         met = False
-    cos_margin = float(cos_m[i]) if np.isfinite(cos_acc[i]) else float(margins.max())
-    return OpenSetParams(float(thresholds[i]), cos_margin, float(dc_m[i])), met
+    chosen = {k: float(m[i]) if np.isfinite(acc[i]) else float(grids[k][0].max()) for k, (acc, m, _) in sweeps.items()}
+    return OpenSetParams(float(thresholds[i]), chosen["cosine"], chosen.get("dc", DEFAULTS.dc_margin)), met
 
 
 def _params(p: OpenSetParams) -> dict:
@@ -211,23 +240,27 @@ def _both(ep: Episodes, params: OpenSetParams) -> dict:
     return {path: evaluate(ep, path, params) for path in PATHS if path in ep.paths}
 
 
-def calibrate(ep: Episodes, target_far: float, reference: OpenSetParams = DEFAULTS) -> dict:
+def calibrate(ep: Episodes, target_far: float, reference: OpenSetParams = DEFAULTS, ranking: dict | None = None) -> dict:
     """The calibration record the benchmark keeps: chosen values, figures at them and at the
     ``reference`` values (the built-in defaults unless told), pooled and per protocol, and the
-    leave-one-protocol-out check."""
+    leave-one-protocol-out check. ``ranking``: :func:`choose_ranking`'s decision, whose choice is
+    the primary path (kept in the record as ``"ranking"``); None: ``dc`` when the episodes have it."""
     if not 0.0 <= target_far <= 1.0:
         raise ValueError(f"open-set calibration: target false-accept rate must be in [0, 1], got {target_far}")
-    params, met = choose(ep, target_far)
+    primary = ranking["chosen"] if ranking is not None else ("dc" if "dc" in ep.paths else "cosine")
+    params, met = choose(ep, target_far, primary=primary)
     out: dict = {"target_far": target_far, "target_met": met, "params": _params(params),
-                 "defaults": _params(reference), "primary": "dc" if "dc" in ep.paths else "cosine",
+                 "defaults": _params(reference), "primary": primary,
                  "episodes": ep.count, "protocols": list(ep.names),
                  "pooled": {"calibrated": _both(ep, params), "defaults": _both(ep, reference)},
                  "per_protocol": {}, "held_out": []}  # fmt: skip
+    if ranking is not None:
+        out["ranking"] = ranking
     for k, name in enumerate(ep.names):
         mine = ep.select(ep.protocol == k)
         out["per_protocol"][name] = {"calibrated": _both(mine, params), "defaults": _both(mine, reference)}
         if len(ep.names) > 1:
-            others, _ = choose(ep.select(ep.protocol != k), target_far)
+            others, _ = choose(ep.select(ep.protocol != k), target_far, primary=primary)
             out["held_out"].append({"protocol": name, "params": _params(others), **_both(mine, others)})
     return out
 

@@ -2,7 +2,9 @@
 
 The benchmark's results (``benchmark.json``, :func:`train.benchmark_results.load_results`) hold the
 calibration; :func:`write_open_set` stores its values in a model file, which the edge then uses
-when no ``--threshold``/``--margin``/``--dc-margin`` is given. Only metadata changes: the weights,
+when no ``--threshold``/``--margin``/``--dc-margin`` is given, with the ranking method the benchmark
+chose (:func:`train.open_set_eval.choose_ranking`; used unless ``--dc``/``--no-dc``). Only metadata
+changes: the weights,
 hence the fingerprint support stores and base-statistics sidecars are keyed on, stay as they were
 (checked). An INT8 file quantised from a calibrated FP32 file inherits the key.
 """
@@ -13,33 +15,50 @@ from pathlib import Path
 
 from crossglg.atomic import atomic_write
 from crossglg.model_meta import META_PREFIX
-from crossglg.open_set import OPEN_SET_KEY, OpenSetParams, StoredOpenSet, decode_open_set, encode_open_set
+from crossglg.open_set import (
+    OPEN_SET_KEY,
+    RANKING_NAMES,
+    OpenSetParams,
+    StoredOpenSet,
+    decode_open_set,
+    encode_open_set,
+)
 
 EPISODES_FILE = "open_set_episodes.npz"
 
 
 def calibration_from_results(path: str | Path, target_far: float | None = None) -> dict:
-    """The open-set calibration of a ``benchmark.json``; with ``target_far`` different from the one it
-    was made for, redone from the episodes saved next to it (:data:`EPISODES_FILE`).
+    """The open-set calibration of a ``benchmark.json``, with the ranking decision
+    (:func:`train.open_set_eval.choose_ranking`) taken from the file's per-protocol figures.
 
-    ``ValueError`` naming the file when it holds no calibration (a --baselines-only run, or an
-    earlier benchmark version) or its episodes are missing."""
+    Redone from the episodes saved next to it (:data:`EPISODES_FILE`) when ``target_far`` differs
+    from the one it was made for, or when its primary path is not the chosen ranking (files written
+    before the ranking decision calibrated for DC whenever present). ``ValueError`` naming the file
+    when it holds no calibration (a --baselines-only run, or an earlier benchmark version) or the
+    episodes a recalibration needs are missing."""
     from .benchmark_results import load_results
-    from .open_set_eval import calibrate, load_episodes
+    from .open_set_eval import calibrate, choose_ranking, load_episodes
 
     p = Path(path)
-    _, cal = load_results(p)
+    results, cal = load_results(p)
     if cal is None:
         raise ValueError(f"{p}: no open-set calibration (run `crossglg-train benchmark CHECKPOINT ...` with this "
                          "version; a --baselines-only run has none)")  # fmt: skip
-    if target_far is None or abs(target_far - float(cal["target_far"])) < 1e-12:
-        return cal
+    ranking = choose_ranking(results)
+    redo = []
+    if target_far is not None and abs(target_far - float(cal["target_far"])) >= 1e-12:
+        redo.append(f"for {target_far:g}")
+    if cal.get("primary") != ranking["chosen"]:
+        redo.append(f"for {RANKING_NAMES[ranking['chosen']]} ranking")
+    if not redo:
+        return {**cal, "ranking": ranking}
+    far = float(cal["target_far"]) if target_far is None else target_far
     episodes = p.with_name(EPISODES_FILE)
     if not episodes.is_file():
-        raise ValueError(f"{p}: calibrated for target {cal['target_far']:g}; recalibrating for {target_far:g} needs "
-                         f"{episodes} (written by the benchmark)")  # fmt: skip
-    redone = calibrate(load_episodes(episodes), target_far, OpenSetParams(**cal["defaults"]))
-    return {**redone, "source": f"{cal.get('source', str(p))}; recalibrated for {target_far:g}"}
+        raise ValueError(f"{p}: calibrated for target {cal['target_far']:g} with {cal.get('primary', '?')} ranking; "
+                         f"recalibrating {' and '.join(redo)} needs {episodes} (written by the benchmark)")  # fmt: skip
+    redone = calibrate(load_episodes(episodes), far, OpenSetParams(**cal["defaults"]), ranking)
+    return {**redone, "source": f"{cal.get('source', str(p))}; recalibrated {' and '.join(redo)}"}
 
 
 def params_of(cal: dict) -> OpenSetParams:
@@ -49,6 +68,19 @@ def params_of(cal: dict) -> OpenSetParams:
         return OpenSetParams(float(p["threshold"]), float(p["margin"]), float(p["dc_margin"]))
     except (KeyError, TypeError) as exc:
         raise ValueError(f"open-set calibration: params need threshold, margin and dc_margin ({exc})") from None
+
+
+def ranking_of(cal: dict) -> str | None:
+    """The chosen ranking of a calibration record (None when it predates the decision);
+    ``ValueError`` naming the field when it is not one of the known methods."""
+    ranking = cal.get("ranking")
+    if ranking is None:
+        return None
+    chosen = ranking.get("chosen") if isinstance(ranking, dict) else None
+    if chosen not in RANKING_NAMES:
+        raise ValueError(f"open-set calibration: ranking.chosen must be one of {', '.join(RANKING_NAMES)}, "
+                         f"got {chosen!r}")  # fmt: skip
+    return chosen
 
 
 def write_open_set(onnx_path: str | Path, cal: dict) -> StoredOpenSet:
@@ -66,7 +98,7 @@ def write_open_set(onnx_path: str | Path, cal: dict) -> StoredOpenSet:
     if not fingerprint:
         raise ValueError(f"{p}: no {META_PREFIX}fingerprint in its metadata (not a `crossglg-train export` model)")
     source = str(cal.get("source") or "benchmark")
-    value = encode_open_set(params_of(cal), float(cal["target_far"]), source)
+    value = encode_open_set(params_of(cal), float(cal["target_far"]), source, ranking_of(cal))
     props[META_PREFIX + OPEN_SET_KEY] = value
     del model.metadata_props[:]
     for k, v in sorted(props.items()):
@@ -84,4 +116,5 @@ def describe(stored: StoredOpenSet) -> str:
     """One line: the values and what they were calibrated for."""
     p = stored.params
     far = "" if stored.target_far is None else f" for false accepts <= {100 * stored.target_far:g}%"
-    return f"threshold {p.threshold:g}, margin {p.margin:g}, DC margin {p.dc_margin:g}{far} ({stored.source})"
+    ranking = "" if stored.ranking is None else f", ranking {RANKING_NAMES[stored.ranking]}"
+    return f"threshold {p.threshold:g}, margin {p.margin:g}, DC margin {p.dc_margin:g}{far}{ranking} ({stored.source})"

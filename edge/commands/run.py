@@ -62,6 +62,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--dc-margin", type=float, default=None,
                    help="open-set: minimum top-1 minus top-2 probability with distribution calibration (default: "
                         f"the model's calibrated value, else {MatcherConfig.dc_margin})")  # fmt: skip
+    ranking = g.add_mutually_exclusive_group()
+    ranking.add_argument("--dc", dest="dc", action="store_true", default=None,
+                         help="rank by distribution calibration (needs the model's base statistics and >= 2 "
+                              "actions; default: the ranking stored with the model's calibration, else DC)")  # fmt: skip
+    ranking.add_argument("--no-dc", dest="dc", action="store_false",
+                         help="rank by centred cosine even when the model has base statistics")
     g.add_argument("--no-center", action="store_true",
                    help="match by raw cosine even when the model carries an embedding centre")  # fmt: skip
     g.add_argument("--window", type=int, default=WindowConfig.frames, metavar="FRAMES", help="window length at 30 fps (default %(default)s)")
@@ -92,7 +98,7 @@ def build_pipeline(args: argparse.Namespace, stack: ExitStack) -> tuple[Pipeline
     warnings.simplefilter("ignore", InsecureEndpointWarning)
     say = status_line("run")
     engine = stack.enter_context(open_model_arg(args.model, args.threads, say))
-    chosen = choose_open_set(engine.meta, args.threshold, args.margin, args.dc_margin)
+    chosen = choose_open_set(engine.meta, args.threshold, args.margin, args.dc_margin, args.dc)
     say(chosen.line)
     store = open_support_store(args.store or default_store_dir(), engine)
     source = source_from_args(args)
@@ -102,7 +108,8 @@ def build_pipeline(args: argparse.Namespace, stack: ExitStack) -> tuple[Pipeline
         lossless=not realtime, realtime=realtime and not live, max_seconds=args.max_seconds,
         window=WindowConfig(frames=args.window, stride=args.stride),
         matcher=MatcherConfig(threshold=chosen.params.threshold, margin=chosen.params.margin,
-                              dc_margin=chosen.params.dc_margin, use_center=not args.no_center),
+                              dc_margin=chosen.params.dc_margin, use_center=not args.no_center,
+                              use_dc=chosen.use_dc),
     )
     if args.wait_subscribers < 0 or not args.wait_timeout > 0:
         raise ValueError(f"--wait-subscribers must be >= 0 and --wait-timeout > 0, got {args.wait_subscribers} "

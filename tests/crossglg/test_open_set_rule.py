@@ -66,10 +66,18 @@ def test_metadata_codec_round_trip_and_clear_errors() -> None:
     assert stored is not None and stored.params == OpenSetParams(0.42, 0.04, 0.35)
     assert stored.target_far == 0.1 and stored.source == "benchmark of run/final.pt"
     assert decode_open_set({}) is None and decode_open_set({OPEN_SET_KEY: ""}) is None
+    assert stored.ranking is None and "ranking" not in json.loads(text)  # older files: the built-in choice
+    for ranking in ("cosine", "dc"):
+        back = decode_open_set({OPEN_SET_KEY: encode_open_set(OpenSetParams(0.42, 0.04, 0.35), 0.1, "b", ranking)})
+        assert back is not None and back.ranking == ranking and back.params == OpenSetParams(0.42, 0.04, 0.35)
+    with pytest.raises(ValueError, match="ranking must be one of 'cosine', 'dc', got 'dtw'"):
+        encode_open_set(OpenSetParams(), 0.1, "b", "dtw")
     cases = {"not JSON": "{", "JSON object": "[0.4]", "no threshold": json.dumps({"margin": 0.1}),
              "threshold must be a finite": json.dumps({"threshold": "0.4"}),
              "target_far must be": json.dumps({"threshold": 0.4, "target_far": 3}),
-             "dc_margin must be a number in": json.dumps({"threshold": 0.4, "dc_margin": 1.5})}  # fmt: skip
+             "dc_margin must be a number in": json.dumps({"threshold": 0.4, "dc_margin": 1.5}),
+             r"ranking must be one of 'cosine', 'dc', got 'DC'": json.dumps({"threshold": 0.4, "ranking": "DC"}),
+             r"ranking must be one of .*got 1": json.dumps({"threshold": 0.4, "ranking": 1})}  # fmt: skip
     for needle, value in cases.items():
         with pytest.raises(ValueError, match=f"m.onnx: {OPEN_SET_KEY}.*{needle}"):
             decode_open_set({OPEN_SET_KEY: value}, where="m.onnx")

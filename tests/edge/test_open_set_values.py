@@ -53,20 +53,38 @@ def test_model_metadata_carries_calibrated_values() -> None:
 
 def test_flag_beats_model_beats_default_and_the_line_says_which() -> None:
     plain = choose_open_set(_meta())
-    assert plain.params == OpenSetParams() and set(plain.origin.values()) == {"default"}
-    assert plain.line == ("open-set threshold 0.5, margin 0.05, DC margin 0.2 "
-                          "(built-in defaults; the model carries no calibrated values)")  # fmt: skip
+    assert plain.params == OpenSetParams() and set(plain.origin.values()) == {"default"} and plain.use_dc
+    assert plain.line == ("open-set threshold 0.5, margin 0.05, DC margin 0.2 (built-in defaults; the model "
+                          "carries no calibrated values); ranking: distribution calibration when the model has "
+                          "base statistics (built-in)")  # fmt: skip
     calibrated = _meta(**{OPEN_SET_KEY: encode_open_set(OpenSetParams(0.42, 0.04, 0.35), 0.1, "benchmark of x.pt")})
     c = choose_open_set(calibrated)
-    assert c.params == OpenSetParams(0.42, 0.04, 0.35) and set(c.origin.values()) == {"model"}
-    assert c.line == ("open-set threshold 0.42, margin 0.04, DC margin 0.35 (calibrated for this model: "
-                      "false accepts <= 10% on never-enrolled actions, benchmark of x.pt)")  # fmt: skip
+    assert c.params == OpenSetParams(0.42, 0.04, 0.35) and c.use_dc  # stored before the ranking decision
+    assert c.origin == {"threshold": "model", "margin": "model", "dc_margin": "model", "ranking": "default"}
+    assert c.line.startswith("open-set threshold 0.42, margin 0.04, DC margin 0.35 (calibrated for this model: "
+                             "false accepts <= 10% on never-enrolled actions, benchmark of x.pt); ranking: ")  # fmt: skip
     mixed = choose_open_set(calibrated, threshold=0.0)
     assert mixed.params == OpenSetParams(0.0, 0.04, 0.35) and mixed.origin["threshold"] == "flag"
     assert mixed.line.startswith("open-set threshold 0, margin 0.04")
     assert "(--threshold given; the rest calibrated for this model" in mixed.line
     every = choose_open_set(calibrated, 0.6, 0.1, 0.5)
     assert every.params == OpenSetParams(0.6, 0.1, 0.5)
-    assert every.line.endswith("(from --threshold, --margin, --dc-margin)")
+    assert "(from --threshold, --margin, --dc-margin); ranking" in every.line
     with pytest.raises(ValueError, match=r"--margin: margin must be a number in \[0, 2\], got -0.5"):
         choose_open_set(calibrated, margin=-0.5)
+
+
+def test_ranking_flag_beats_model_beats_built_in() -> None:
+    def meta(ranking: str | None) -> ModelMeta:
+        return _meta(**{OPEN_SET_KEY: encode_open_set(OpenSetParams(0.42, 0.04, 0.35), 0.1, "b", ranking)})
+
+    cosine, dc = choose_open_set(meta("cosine")), choose_open_set(meta("dc"))
+    assert (cosine.use_dc, cosine.origin["ranking"]) == (False, "model")
+    assert cosine.line.endswith("; ranking: centred cosine (DC did not beat it on this model's benchmark)")
+    assert (dc.use_dc, dc.origin["ranking"]) == (True, "model")
+    assert dc.line.endswith("; ranking: distribution calibration (it beat centred cosine on this model's benchmark)")
+    for m, flag, want in ((meta("cosine"), True, "--dc"), (meta("dc"), False, "--no-dc"), (_meta(), False, "--no-dc")):
+        chosen = choose_open_set(m, dc=flag)
+        assert (chosen.use_dc, chosen.origin["ranking"]) == (flag, "flag") and chosen.line.endswith(f"({want})")
+        assert chosen.params == (m.open_set.params if m.open_set else OpenSetParams())  # thresholds untouched
+    assert all("\n" not in c.line for c in (cosine, dc))

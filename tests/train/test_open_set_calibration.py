@@ -19,6 +19,7 @@ from train.open_set_eval import (
     PathScores,
     calibrate,
     choose,
+    choose_ranking,
     concat,
     evaluate,
     load_episodes,
@@ -132,7 +133,7 @@ def test_calibrate_open_set_command_writes_the_metadata(tmp_path: Path, capsys: 
     meta = read_onnx_metadata(model)
     assert meta["fingerprint"] == read_onnx_metadata(ASSET)["fingerprint"]
     assert json.loads(meta["open_set"]) == {"threshold": 0.63, "margin": 0.05, "dc_margin": 0.2, "target_far": 0.1,
-                                            "source": "benchmark of x.pt"}  # fmt: skip
+                                            "source": "benchmark of x.pt", "ranking": "cosine"}  # fmt: skip
     # another target: recalibrated from the saved episodes
     assert main(["calibrate-open-set", str(bench / "benchmark.json"), "--into", str(model), "--target-far", "0.3"]) == 0
     again = json.loads(read_onnx_metadata(model)["open_set"])
@@ -140,3 +141,77 @@ def test_calibrate_open_set_command_writes_the_metadata(tmp_path: Path, capsys: 
     (bench / "old.json").write_text("[]")  # a baselines-only / earlier results file has no calibration
     assert main(["calibrate-open-set", str(bench / "old.json"), "--into", str(model)]) != 0
     assert "old.json: no open-set calibration" in capsys.readouterr().err
+
+
+def _protocol(name: str, centred: float, dc: float) -> dict:
+    """A benchmark.json protocol entry with the two ranked methods' random-draw means."""
+    return {"protocol": name, "cosine_centered": {"random": {"mean": centred}}, "dc": {"random": {"mean": dc}}}
+
+
+def test_dc_ranks_only_when_it_helps_on_average() -> None:
+    # DC loses on one protocol but wins on average: chosen; the figures of the 2026-12-02 benchmark: not
+    helps = choose_ranking([_protocol("a", 0.80, 0.70), _protocol("b", 0.40, 0.56), {"protocol": "baselines only"}])
+    assert helps["chosen"] == "dc" and helps["protocols"] == ["a", "b"]
+    assert (helps["cosine_centered_mean"], helps["dc_mean"]) == (pytest.approx(0.60), pytest.approx(0.63))
+    hurts = choose_ranking([_protocol("utd9", 0.850, 0.830), _protocol("kard18", 0.736, 0.682),
+                            _protocol("kgator", 0.364, 0.360), _protocol("florence9", 0.563, 0.497)])  # fmt: skip
+    assert hurts["chosen"] == "cosine" and hurts["dc_mean"] < hurts["cosine_centered_mean"]
+    assert choose_ranking([_protocol("a", 0.5, 0.5)])["chosen"] == "cosine"  # a tie is no help
+    none = choose_ranking([])
+    assert none["chosen"] == "cosine" and none["dc_mean"] is None and none["protocols"] == []
+    with pytest.raises(ValueError, match="random.mean"):
+        choose_ranking([{"protocol": "x", "cosine_centered": {"random": {}}, "dc": {"random": {"mean": 0.1}}}])
+
+
+def _dc_only_separates(draws: int = 3) -> Episodes:
+    # strangers' best cosine (0.995) is above every known query's and every grid threshold, their cosine
+    # margin as wide as the known queries': only the DC margin (0.6 vs 0.3) tells them apart
+    return _episodes(draws, np.full(20, 0.9), np.full(20, 0.995), known_margin=0.3, unknown_margin=0.3, dc=(0.6, 0.3))
+
+
+def test_the_chosen_ranking_is_the_calibrations_primary_path() -> None:
+    ep = _dc_only_separates()
+    by_dc = calibrate(ep, 0.1, ranking=choose_ranking([_protocol("a", 0.5, 0.6)]))
+    assert by_dc["primary"] == "dc" and by_dc["ranking"]["chosen"] == "dc"
+    assert by_dc["params"]["threshold"] == 0.5 and by_dc["params"]["dc_margin"] == 0.35  # DC keeps every known query
+    by_cos = calibrate(ep, 0.1, ranking=choose_ranking([_protocol("a", 0.6, 0.5)]))
+    assert by_cos["primary"] == "cosine" and by_cos["ranking"]["chosen"] == "cosine"
+    # cosine never reaches the target: its most conservative point (highest threshold, largest margin)
+    assert (by_cos["params"]["threshold"], by_cos["params"]["margin"]) == (0.99, 0.2) and not by_cos["target_met"]
+    assert calibrate(ep, 0.1)["primary"] == "dc" and "ranking" not in calibrate(ep, 0.1)  # no decision: DC if present
+    no_dc = _episodes(2, np.full(5, 0.9), np.full(5, 0.1))
+    with pytest.raises(ValueError, match="ranking 'dc' chosen, but the episodes hold only cosine"):
+        calibrate(no_dc, 0.1, ranking=choose_ranking([_protocol("a", 0.5, 0.6)]))
+
+
+def test_existing_benchmark_files_get_the_ranking_decision(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from train.benchmark import open_set_markdown
+    from train.benchmark_results import results_document
+    from train.cli import main
+    from train.open_set_meta import calibration_from_results
+
+    ep = _dc_only_separates()
+    old = {**calibrate(ep, 0.1), "source": "benchmark of x.pt"}  # as written before the decision: DC primary
+    bench = tmp_path / "benchmark.json"
+    hurts = [_protocol("a", 0.85, 0.83), _protocol("b", 0.74, 0.68)]
+    bench.write_text(json.dumps(results_document(hurts, old, "x.pt", "cmd")))
+    with pytest.raises(ValueError, match=r"benchmark.json: calibrated .* with dc ranking; recalibrating for centred "
+                                         r"cosine ranking needs .*open_set_episodes.npz"):  # fmt: skip
+        calibration_from_results(bench)
+    save_episodes(ep, tmp_path / "open_set_episodes.npz")
+    cal = calibration_from_results(bench)
+    assert cal["primary"] == "cosine" and cal["params"]["threshold"] == 0.99
+    assert cal["ranking"]["chosen"] == "cosine" and cal["source"].endswith("recalibrated for centred cosine ranking")
+    assert "| 2 protocol(s) | 79.5 | 75.5 | centred cosine |" in open_set_markdown(cal)
+    model = tmp_path / "m.onnx"
+    shutil.copyfile(ASSET, model)
+    assert main(["calibrate-open-set", str(bench), "--into", str(model), "--target-far", "0.2"]) == 0
+    assert "ranking centred cosine (benchmark of x.pt; recalibrated for 0.2 and for centred" in capsys.readouterr().out
+    stored = json.loads(read_onnx_metadata(model)["open_set"])
+    assert (stored["ranking"], stored["threshold"], stored["target_far"]) == ("cosine", 0.99, 0.2)
+    # DC helped: the old DC-primary calibration stands as it is, now with the decision
+    bench.write_text(json.dumps(results_document([_protocol("a", 0.5, 0.6)], old, "x.pt", "cmd")))
+    kept = calibration_from_results(bench)
+    assert kept["params"] == old["params"] and kept["source"] == "benchmark of x.pt" and kept["ranking"]["chosen"] == "dc"
+    assert main(["calibrate-open-set", str(bench), "--into", str(model)]) == 0
+    assert json.loads(read_onnx_metadata(model)["open_set"])["ranking"] == "dc"
