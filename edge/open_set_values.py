@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from crossglg.open_set import DEFAULTS, RANKING_NAMES, OpenSetParams, StoredOpenSet
 
 from .engines.base import ModelMeta
+from .matcher import MatcherConfig
 
 FLAGS = {"threshold": "--threshold", "margin": "--margin", "dc_margin": "--dc-margin"}
 
@@ -29,6 +30,11 @@ class ChosenValues:
     origin: dict[str, str]
     line: str
     use_dc: bool = True
+
+    def matcher_config(self, use_center: bool = True) -> MatcherConfig:
+        """The matcher settings these values stand for (what `run` and the edge benchmarks use)."""
+        return MatcherConfig(threshold=self.params.threshold, margin=self.params.margin,
+                             dc_margin=self.params.dc_margin, use_center=use_center, use_dc=self.use_dc)
 
 
 def _fmt(v: float) -> str:

@@ -107,9 +107,7 @@ def build_pipeline(args: argparse.Namespace, stack: ExitStack) -> tuple[Pipeline
     cfg = PipelineConfig(
         lossless=not realtime, realtime=realtime and not live, max_seconds=args.max_seconds,
         window=WindowConfig(frames=args.window, stride=args.stride),
-        matcher=MatcherConfig(threshold=chosen.params.threshold, margin=chosen.params.margin,
-                              dc_margin=chosen.params.dc_margin, use_center=not args.no_center,
-                              use_dc=chosen.use_dc),
+        matcher=chosen.matcher_config(use_center=not args.no_center),
     )
     if args.wait_subscribers < 0 or not args.wait_timeout > 0:
         raise ValueError(f"--wait-subscribers must be >= 0 and --wait-timeout > 0, got {args.wait_subscribers} "

@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from edge.client import subscribe  # noqa: E402
 from edge.enrollment import enroll_recording  # noqa: E402
+from edge.open_set_values import choose_open_set  # noqa: E402
 from edge.pipeline import Pipeline, PipelineConfig  # noqa: E402
 from edge.publisher import Publisher, PublisherConfig  # noqa: E402
 from edge.runtime import open_model, open_support_store  # noqa: E402
@@ -93,6 +94,8 @@ def run(model: Path, root: Path, subjects: list[int], threads: int) -> dict:
     per_subject = {}
     t_start = time.time()
     with open_model(model, threads=threads) as engine, tempfile.TemporaryDirectory() as tmp:
+        chosen = choose_open_set(engine.meta)  # the model's calibrated values and ranking, as `run` uses
+        print(chosen.line, file=sys.stderr)
         store = open_support_store(Path(tmp) / "store", engine)
         for a in NOVEL:
             enroll_recording(store, engine, utd(root, a, 1, 1), f"a{a}")
@@ -106,7 +109,7 @@ def run(model: Path, root: Path, subjects: list[int], threads: int) -> dict:
                     if sub.recv(timeout=0.025) is not None:
                         break
                 sub.drain()
-                cfg = PipelineConfig(lossless=True)
+                cfg = PipelineConfig(lossless=True, matcher=chosen.matcher_config())
                 pipe = Pipeline(Source.from_skeleton_file(stream), engine, store, pub, cfg)
                 pipe.run()
                 msgs = []
