@@ -14,6 +14,8 @@ unless every check passed. Files of an earlier ship that the new registry no lon
 ``--open-set-from runs/benchmark/benchmark.json`` stores the benchmark's calibrated open-set values
 (``crossglg.open_set`` metadata, :mod:`train.open_set_meta`) in the FP32 file before quantising, so
 the INT8 file carries them too; the edge then uses them when no ``--threshold``/``--margin`` is given.
+The ranking method (DC only when it beat centred cosine on the benchmark's protocols) travels with
+them; a benchmark.json calibrated before that decision is recalibrated from its saved episodes.
 The starter trains on every class, so it cannot be benchmarked itself: the values come from the
 benchmark of its recipe-mate held out from the protocols' novel classes (protocol bench-heldout).
 """
@@ -140,7 +142,8 @@ def verify_installed(dest: Path) -> None:
         log(f"verified {m.name}: {m.model.path} ({m.model.size / 1e6:.2f} MB, sha256 ok, {m.classes} classes, "
             f"DC statistics {'yes' if aids.base_stats is not None else 'no'}, centre "
             f"{'yes' if aids.center is not None else 'no'}, open-set values "
-            f"{'calibrated' if stored is not None else 'built-in defaults'})")  # fmt: skip
+            f"{'built-in defaults' if stored is None else 'calibrated'}"
+            f"{'' if stored is None or stored.ranking is None else f', ranking {stored.ranking}'})")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

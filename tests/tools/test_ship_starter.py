@@ -1,7 +1,7 @@
 """tools/ship_starter.py end to end on a tiny real-data checkpoint (T=16, 8 base sequences, 1 epoch):
 FP32 export + compact base statistics + ort-cpu INT8 + models.json into a temp package directory,
 then the edge's own loader takes the result (sha256, DC statistics for both files, the default,
-the benchmark's calibrated open-set values in both files)."""
+the benchmark's calibrated open-set values and its ranking decision in both files)."""
 
 from __future__ import annotations
 
@@ -51,8 +51,12 @@ def test_ship_installs_fp32_int8_and_statistics(tiny_checkpoint: Path, data_dir:
     card = tmp_path / "card.md"
     card.write_text("# Model card\n")
     bench = tmp_path / "benchmark.json"  # what `crossglg-train benchmark` of the recipe-mate wrote
-    bench.write_text(json.dumps({"format": "crossglg-benchmark/2", "model": "heldout.pt", "command": "c", "protocols": [],
+    protocols = [{"protocol": p, "cosine_centered": {"random": {"mean": c}}, "dc": {"random": {"mean": d}}}
+                 for p, c, d in (("bench-utd9", 0.85, 0.83), ("bench-kard18", 0.736, 0.682))]  # DC hurts
+    bench.write_text(json.dumps({"format": "crossglg-benchmark/2", "model": "heldout.pt", "command": "c",
+                                 "protocols": protocols,
                                  "open_set_calibration": {"target_far": 0.1, "target_met": True, "source": "bench of h",
+                                                          "primary": "cosine",
                                                           "params": {"threshold": 0.41, "margin": 0.06, "dc_margin": 0.3}}}))  # fmt: skip
     code = ship_starter.main([str(tiny_checkpoint), "--data-root", str(data_dir), "--dest", str(dest),
                               "--windows", "8", "--min-cosine", "0.9", "--model-card", str(card),
@@ -60,7 +64,8 @@ def test_ship_installs_fp32_int8_and_statistics(tiny_checkpoint: Path, data_dir:
     assert code == 0
     said = capsys.readouterr().out
     assert "open-set values in starter.onnx (INT8 inherits them): threshold 0.41, margin 0.06" in said
-    assert said.count("open-set values calibrated") == 2  # both installed files, read back by the edge loader
+    assert ", ranking centred cosine (bench of h)" in said
+    assert said.count("open-set values calibrated, ranking cosine") == 2  # both installed files, read back by the edge loader
     assert "crossglg-calib quantize" in said and "mean cosine" in said and "verified starter-int8" in said
     assert sorted(p.name for p in dest.iterdir()) == ["model-card.md", "models.json", "starter-int8.onnx",
                                                       "starter.onnx", "starter.onnx.basestats.npz"]  # fmt: skip
@@ -72,6 +77,7 @@ def test_ship_installs_fp32_int8_and_statistics(tiny_checkpoint: Path, data_dir:
         assert m["base_stats"] == "starter.onnx.basestats.npz" and "research use only" in m["licence"]
         stored = json.loads(read_onnx_metadata(dest / m["file"])["open_set"])
         assert (stored["threshold"], stored["margin"], stored["dc_margin"], stored["source"]) == (0.41, 0.06, 0.3, "bench of h")
+        assert stored["ranking"] == "cosine"  # the benchmark's decision: DC did not help
     with np.load(dest / "starter.onnx.basestats.npz", allow_pickle=False) as z:
         assert str(z["cov_form"]) == "lowrank" and z["means"].dtype == np.float32
     assert load_base_stats_file(dest / "starter.onnx.basestats.npz").means.shape[0] == 4

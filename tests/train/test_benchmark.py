@@ -18,7 +18,7 @@ from crossglg.open_set import OpenSetParams
 from edge.calibration import DCConfig
 from train.benchmark import OpenSetConfig, check_held_out, markdown, open_set, summary, write_section
 from train.benchmark_protocols import BENCHMARK, motion_family, same_action
-from train.open_set_eval import auroc, calibrate
+from train.open_set_eval import auroc, calibrate, choose_ranking
 from train.protocols import get_protocol
 
 ASSET = Path(__file__).resolve().parents[1] / "assets" / "crossglg_realdata.onnx"
@@ -121,18 +121,23 @@ def test_benchmark_command_on_a_tiny_held_out_model(data_dir: Path, tmp_path: Pa
     assert o["enrolled_classes"] == 4 or o["enrolled_classes"] == 5
     assert o["reference"] == {"threshold": 0.5, "margin": 0.05, "dc_margin": 0.2} and {"dc", "cosine"} <= set(o)
     cal = doc_json["open_set_calibration"]
-    assert cal["episodes"] == 4 and cal["primary"] == "dc" and cal["protocols"] == ["bench-florence9"]
+    assert cal["episodes"] == 4 and cal["protocols"] == ["bench-florence9"]
+    # the ranking decision from this run's own closed-set figures, the calibration's primary path
+    rk = cal["ranking"]
+    assert (rk["dc_mean"], rk["cosine_centered_mean"]) == (res["dc"]["random"]["mean"], res["cosine_centered"]["random"]["mean"])
+    assert cal["primary"] == rk["chosen"] == ("dc" if rk["dc_mean"] > rk["cosine_centered_mean"] else "cosine")
     at = cal["pooled"]["calibrated"]
     if cal["target_met"]:
         assert at["dc"]["false_accept"]["mean"] <= 0.25 + 1e-9 and at["cosine"]["false_accept"]["mean"] <= 0.25 + 1e-9
     assert cal["pooled"]["defaults"]["dc"] == o["dc"]  # the protocol's own figures at the same values
     stored = json.loads(read_onnx_metadata(model)["open_set"])
     assert {k: stored[k] for k in ("threshold", "margin", "dc_margin")} == cal["params"]
-    assert stored["target_far"] == 0.25 and "bench-florence9" in stored["source"]
+    assert stored["target_far"] == 0.25 and "bench-florence9" in stored["source"] and stored["ranking"] == rk["chosen"]
     assert read_onnx_metadata(model)["fingerprint"] == read_onnx_metadata(ASSET)["fingerprint"]
     assert (tmp_path / "bench" / "open_set_episodes.npz").is_file()
     text = doc.read_text()
     assert "bench-florence9" in text and "| mean |" in text and "bench-florence9 (calibrated) | dc |" in text
+    assert "| ranking decision | centred cosine mean % | DC mean % | chosen |" in text
     # a model trained on a protocol's novel classes (or the same actions elsewhere) is refused
     starter = get_protocol("starter-all")
     with pytest.raises(ValueError, match="held-out classes"):
@@ -158,8 +163,9 @@ def test_summary_and_markdown_from_results() -> None:
     labels = np.repeat(np.arange(6), 4)
     feats = rng.normal(size=(6, 8))[labels] + 0.3 * rng.normal(size=(24, 8))
     _, ep = open_set(feats, labels, None, None, OpenSetConfig(draws=3, dc=DCConfig(samples=10, steps=10)), seed=0, name="p")
-    cal = calibrate(ep, 0.1)
+    cal = calibrate(ep, 0.1, ranking=choose_ranking([r]))
     text = markdown([r], "m.pt", "cmd", cal)
+    assert "| 1 protocol(s) | 85.0 | 60.0 | centred cosine |" in text and cal["primary"] == "cosine"
     t = cal["params"]["threshold"]
     assert f"| p (calibrated) | cosine | {t:g} / {cal['params']['margin']:g} |" in text
     assert "| p (defaults) | cosine | 0.5 / 0.05 |" in text and "| **pooled** (calibrated) | cosine |" in text

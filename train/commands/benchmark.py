@@ -1,8 +1,8 @@
 """`crossglg-train benchmark`: one checkpoint on every real-data one-shot protocol, next to DTW 1-NN
-and resampled-pose cosine on the same episodes, plus the open-set part and its calibration for a
-target false-accept rate; writes the JSON (and the open-set episodes), the markdown table (with
---docs, into that file's benchmark block) and, with --calibrate-into, the calibrated values into
-ONNX models."""
+and resampled-pose cosine on the same episodes, plus the ranking decision (DC or centred cosine),
+the open-set part and its calibration for a target false-accept rate; writes the JSON (and the
+open-set episodes), the markdown table (with --docs, into that file's benchmark block) and, with
+--calibrate-into, the calibrated values and the ranking into ONNX models."""
 
 from __future__ import annotations
 

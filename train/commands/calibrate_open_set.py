@@ -1,6 +1,8 @@
 """`crossglg-train calibrate-open-set BENCHMARK.json --into MODEL.onnx`: store the benchmark's
-calibrated open-set values (threshold, margin, DC margin) in ONNX models' metadata, where the edge
-picks them up; ``--target-far`` recalibrates from the episodes the benchmark saved next to it.
+calibrated open-set values (threshold, margin, DC margin) and its ranking decision (DC only when it
+beat centred cosine on the protocols) in ONNX models' metadata, where the edge picks them up;
+``--target-far``, or a file calibrated before the ranking decision for another primary path, is
+recalibrated from the episodes the benchmark saved next to it.
 Torch-free: reads JSON and episode arrays, rewrites metadata only (the fingerprint stays)."""
 
 from __future__ import annotations

@@ -32,7 +32,8 @@ GOOD = {
     "crossglg.bodies": "1", "crossglg.embedding_dim": str(DIM), "crossglg.preprocess_id": "crossglg-pp/1;frames=16",
     "crossglg.fingerprint": "ab" * 32, "crossglg.model_id": "tiny-fuzz",
     "crossglg.embedding_center": json.dumps([0.1] * DIM), "crossglg.quantization": json.dumps({"target": "tensorrt"}),
-    "crossglg.open_set": json.dumps({"threshold": 0.42, "margin": 0.05, "dc_margin": 0.2, "target_far": 0.1}),
+    "crossglg.open_set": json.dumps({"threshold": 0.42, "margin": 0.05, "dc_margin": 0.2, "target_far": 0.1,
+                                     "ranking": "cosine"}),
 }  # fmt: skip
 
 _VALUES = st.one_of(
@@ -40,7 +41,7 @@ _VALUES = st.one_of(
                      "[]", "{}", '["a", 1]', '"x"', "[" * 100_000, "[1e400]", "[NaN]", '{"target": 1}', "[0.1]",
                      json.dumps([0.1] * DIM), json.dumps([0.1] * (DIM + 1)), "\x00", "x" * 100_000,
                      '{"threshold": 2}', '{"threshold": 0.4, "margin": -1}', '{"threshold": 0.4, "target_far": "x"}',
-                     '{"threshold": 0.4}')),
+                     '{"threshold": 0.4}', '{"threshold": 0.4, "ranking": "DC"}', '{"threshold": 0.4, "ranking": ["dc"]}')),
     st.text(max_size=12),
 )  # fmt: skip
 _KEYS = st.sampled_from((*GOOD, "crossglg.extra", "crossglg.", "other.key", "crossglg.classes "))
@@ -69,6 +70,7 @@ def _meta_ok(meta: ModelMeta) -> ModelMeta:
     assert c is None or (c.shape == (meta.embedding_dim,) and np.isfinite(c).all())
     o = meta.open_set  # calibrated open-set values: absent, or in range
     assert o is None or (-1 <= o.params.threshold <= 1 and 0 <= o.params.margin <= 2 and 0 <= o.params.dc_margin <= 1)
+    assert o is None or o.ranking in (None, "cosine", "dc")
     json.dumps(meta.to_dict())  # the sidecar / payload form stays JSON
     return meta
 
