@@ -23,7 +23,8 @@ graph               ``fused-cl/<n>`` (inference-equivalent rewrite, :mod:`crossg
 embedding_center    optional JSON list of D floats: the base classes' mean embedding, which
                     one-shot cosine matching subtracts (:func:`crossglg.oneshot.cosine_scores`)
 open_set            optional JSON object: open-set threshold, margin, dc_margin calibrated by the
-                    benchmark for a target false-accept rate (:mod:`crossglg.open_set`)
+                    benchmark for a target false-accept rate, optional ranking "cosine"/"dc"
+                    (:mod:`crossglg.open_set`)
 ==================  =====================================================================
 
 Per-class base statistics (distribution calibration) are too big for metadata: they live in the
