@@ -89,12 +89,13 @@ def score(msgs: list[dict], segments: list[tuple[str, float, float]], span_s: fl
             "segments": len(segments)}
 
 
-def run(model: Path, root: Path, subjects: list[int], threads: int) -> dict:
+def run(model: Path, root: Path, subjects: list[int], threads: int, threshold: float | None = None,
+        margin: float | None = None) -> dict:
     totals = {"windows": 0, "right": 0, "delays": [], "missed_segments": 0, "segments": 0}
     per_subject = {}
     t_start = time.time()
     with open_model(model, threads=threads) as engine, tempfile.TemporaryDirectory() as tmp:
-        chosen = choose_open_set(engine.meta)  # the model's calibrated values and ranking, as `run` uses
+        chosen = choose_open_set(engine.meta, threshold, margin)  # flags, else the model's calibrated values and ranking, as `run` uses
         print(chosen.line, file=sys.stderr)
         store = open_support_store(Path(tmp) / "store", engine)
         for a in NOVEL:
@@ -141,9 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-root", required=True, type=Path)
     ap.add_argument("--subjects", type=int, nargs="+", default=[2, 3, 4, 5, 6, 7, 8])
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threshold", type=float, default=None, help="open-set threshold (default: the model's)")
+    ap.add_argument("--margin", type=float, default=None, help="open-set margin (default: the model's)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    res = run(args.model, args.data_root, args.subjects, args.threads)
+    res = run(args.model, args.data_root, args.subjects, args.threads, args.threshold, args.margin)
     if args.json:
         print(json.dumps(res, indent=1))
     else:
