@@ -137,7 +137,8 @@ def test_bad_skeleton_files_and_exit_codes_agree(tmp_path: Path, data_dir: Path,
 
 def test_help_shows_defaults() -> None:
     run = _cli("run", "--help").stdout
-    for needle in ("minimum cosine (default 0.5)", "top-2 (default 0.05)", "30 fps (default 64)",
+    for needle in ("minimum cosine (default: the model's calibrated value, else 0.5)",
+                   "top-2 cosine (default: the model's calibrated value, else 0.05)", "30 fps (default 64)",
                    "decisions (default 8)", "grows with it; default 1)", "--verbose", "--wait-subscribers"):
         assert needle in " ".join(run.split()), needle
     enroll = " ".join(_cli("enroll", "--help").stdout.split())
