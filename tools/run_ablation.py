@@ -1,6 +1,20 @@
-"""The four-way CrossGLG ablation on the real-data protocol, resumable, writing docs/results.md.
+"""The four-way CrossGLG ablation, resumable, writing docs/results.md.
 
     python tools/run_ablation.py --data-root ../shared/data --out runs/ablation --seeds 0 1 2
+
+    python tools/run_ablation.py --data-root ../shared/data --out runs/ablation_bench --seeds 0 1 2 \
+        --config configs/bench_heldout_cpu.yaml --protocols bench-utd9 bench-kard18 bench-kgator bench-florence9 \
+        --bench-cache runs/benchmark [--epochs N]
+
+The first form (the old ``realdata`` protocol) evaluates each run on its own protocol's novel
+classes (``evaluate_checkpoint``) and measures DTW once; the table goes between the ``ablation``
+markers. With ``--protocols`` (the benchmark form) each finished run is scored on every listed
+benchmark protocol by ``train.benchmark.evaluate_protocol`` (the non-learned baselines on the same
+episodes; DTW distance matrices cached in ``--bench-cache``), results in ``<run>/benchmark.json``,
+and the table (:mod:`train.ablation_bench`) goes between the ``ablation-bench`` markers.
+``--epochs N`` shrinks every variant's budget alike and is stated in the table. Before any
+training the runner checks that the training protocol holds out every benchmark protocol's
+classes and that every base class has its description (text variants).
 
 Runs ``baseline`` (InfoGCN), ``crossglg``, ``g2l`` and ``l2g`` for every seed (seed-major order,
 headline pair first, so complete comparisons finish first), each with per-epoch checkpoints. Re-running the same command
@@ -32,7 +46,8 @@ VARIANTS = ("baseline", "g2l", "l2g", "crossglg")  # table order
 # run order: the headline comparison (baseline vs full CrossGLG) first, so a short session yields it
 RUN_ORDER = ("baseline", "crossglg", "g2l", "l2g")
 LABELS = {"baseline": "InfoGCN baseline", "g2l": "+G2L", "l2g": "+L2G", "crossglg": "CrossGLG (G2L+L2G)"}
-BEGIN, END = "<!-- ablation:begin -->", "<!-- ablation:end -->"
+BEGIN, END = "<!-- ablation:begin -->", "<!-- ablation:end -->"  # the default section's markers
+HEADINGS = {"ablation": "Real-data ablation", "ablation-bench": "Benchmark ablation (issue 13)"}
 
 
 def _git_commit() -> str:
@@ -181,17 +196,34 @@ def render_table(out: Path, state: dict, seeds: list[int], command: str, cfg_sum
     return "\n".join(lines)
 
 
-def write_results(path: Path, table: str) -> None:
+def write_results(path: Path, table: str, section: str = "ablation") -> None:
+    """Replace the block between ``<!-- <section>:begin/end -->`` in ``path`` (or append it under a heading)."""
     from train.config import atomic_write_text
 
+    begin, end = f"<!-- {section}:begin -->", f"<!-- {section}:end -->"
     text = path.read_text() if path.is_file() else "# Results\n\n"
-    block = f"{BEGIN}\n{table}\n{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
+    block = f"{begin}\n{table}\n{end}"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
     else:
-        text = text.rstrip() + "\n\n## Real-data ablation\n\n" + block + "\n"
+        text = text.rstrip() + f"\n\n## {HEADINGS.get(section, section)}\n\n" + block + "\n"
     atomic_write_text(path, text)
+
+
+def budget_summary(c, config: str, overrides: list[str], threads: int, epochs: int | None,
+                   config_epochs: int) -> str:  # noqa: ANN001 - TrainConfig
+    """One line stating the training budget every variant got (and a shrink, if any)."""
+    a = c.augment
+    aug = (f"augment scale {a.scale}, shear {a.shear}, jitter {a.jitter}, bone jitter {a.bone_jitter}, "
+           f"joint drop {a.joint_drop}, mirror {a.mirror}" if any((a.scale, a.shear, a.jitter, a.bone_jitter,
+                                                                    a.joint_drop, a.mirror)) else "InfoGCN augmentation only")
+    shrink = (f" (**shrunk from the config's {config_epochs} for every variant alike**, `--epochs {epochs}`)"
+              if epochs is not None and epochs != config_epochs else "")
+    return (f"protocol `{c.data.protocol}`, T={c.data.frames}, M={c.data.max_bodies}, {c.optim.epochs} epochs{shrink}, "
+            f"batch {c.optim.batch_size}, lr {c.optim.lr}, {aug}, metric term {c.loss.metric}, at most "
+            f"{c.data.max_per_class or 'all'} training samples per base class, {threads} CPU thread(s) "
+            f"(config `{Path(config).name}`" + (f" + {' '.join(overrides)}" if overrides else "") + ").")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,16 +239,50 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-dtw", action="store_true")
     ap.add_argument("--eval-only", action="store_true",
                     help="only (re-)evaluate trained runs whose eval.json is missing or older than the evaluator")
+    ap.add_argument("--protocols", nargs="+", default=None, metavar="NAME",
+                    help="score each run on these benchmark protocols (the benchmark form); default: the "
+                    "training protocol's own novel classes")
+    ap.add_argument("--bench-cache", default="runs/benchmark", help="DTW matrix cache of the benchmark form "
+                    "(default: %(default)s, the one `crossglg-train benchmark` fills)")
+    ap.add_argument("--epochs", type=int, default=None, help="train every variant for N epochs instead of the "
+                    "config's (stated in the table)")
+    ap.add_argument("--max-novel-per-class", type=int, default=0, metavar="N",
+                    help="benchmark form: cap the queries per novel class (quick checks only; 0 = all)")
+    ap.add_argument("--open-set-draws", type=int, default=None, metavar="N",
+                    help="benchmark form: open-set episodes per protocol (default: the benchmark's; not in the table)")
+    ap.add_argument("--section", default=None, help="results.md marker name (default: ablation, or "
+                    "ablation-bench with --protocols)")
     args = ap.parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        ap.error(f"--epochs must be >= 1, got {args.epochs}")
+    bench = args.protocols is not None
+    section = args.section or ("ablation-bench" if bench else "ablation")
+    overrides = [*args.overrides, *([f"optim.epochs={args.epochs}"] if args.epochs is not None else [])]
 
     import torch
 
     torch.set_num_threads(args.threads)
+    from train import ablation_bench
     from train.baselines.dtw import evaluate_dtw
+    from train.config import VARIANTS as SWITCHES
     from train.config import load_config
     from train.evaluate import evaluate_checkpoint, novel_k_gt, write_json
-    from train.prepare import load_protocol_data
+    from train.prepare import check_descriptions, load_protocol_data
+    from train.protocols import get_protocol
     from train.trainer import run_training
+
+    config_epochs = load_config(args.config, args.overrides).optim.epochs
+    base_cfg = load_config(args.config, overrides)
+    c = base_cfg
+    try:  # before anything is trained: a leak or a missing description fails now, not hours in
+        base_keys = get_protocol(c.data.protocol).base
+        if bench:
+            ablation_bench.preflight(get_protocol(c.data.protocol).class_names(base_keys), args.protocols)
+        if any(any(SWITCHES[v]) for v in args.variants):
+            check_descriptions(base_keys)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -231,14 +297,15 @@ def main(argv: list[str] | None = None) -> int:
                                  "pid": os.getpid()})
     _save_state(state_path, state)
     last_save = time.time()
-    base_cfg = load_config(args.config, args.overrides)
-    c = base_cfg
-    cfg_summary = (f"T={c.data.frames}, M={c.data.max_bodies}, {c.optim.epochs} epochs, batch {c.optim.batch_size}, "
-                   f"lr {c.optim.lr}, at most {c.data.max_per_class or 'all'} training samples per base class, "
-                   f"{args.threads} CPU thread(s) (config `{Path(args.config).name}`"
-                   + (f" + {' '.join(args.overrides)}" if args.overrides else "") + ").")
+    if bench:
+        cfg_summary = budget_summary(c, args.config, args.overrides, args.threads, args.epochs, config_epochs)
+    else:  # the old table's wording, kept so its block does not change meaning
+        cfg_summary = (f"T={c.data.frames}, M={c.data.max_bodies}, {c.optim.epochs} epochs, batch {c.optim.batch_size}, "
+                       f"lr {c.optim.lr}, at most {c.data.max_per_class or 'all'} training samples per base class, "
+                       f"{args.threads} CPU thread(s) (config `{Path(args.config).name}`"
+                       + (f" + {' '.join(overrides)}" if overrides else "") + ").")
     data = load_protocol_data(c.data.protocol, args.data_root, c.data.max_per_class)
-    k_gt = novel_k_gt(data)
+    k_gt = None if bench else novel_k_gt(data)
     results = Path(args.results)
 
     def checkpoint_state() -> None:
@@ -247,9 +314,28 @@ def main(argv: list[str] | None = None) -> int:
         state = merge_state(state_path, state, touched, now - last_save)
         last_save = now
         _save_state(state_path, state)
-        write_results(results, render_table(out, state, args.seeds, command, cfg_summary, c.eval.draws))
+        if bench:
+            header = [f"Command: `{command}`  ",
+                      f"Commit: `{state.get('commit', '?')}` (last invocation); accumulated wall time "
+                      f"{state['wall_seconds'] / 60:.0f} min over {len(state['invocations'])} invocation(s); "
+                      f"updated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.  ",
+                      f"Budget: {cfg_summary}  ",
+                      f"Scored on {', '.join(args.protocols)} (`train.benchmark.evaluate_protocol`, {c.eval.draws} "
+                      f"seeded random exemplar draws, draw seed {c.eval.draw_seed}"
+                      + (f", at most {args.max_novel_per_class} queries per novel class" if args.max_novel_per_class
+                         else "") + ")."]
+            table = ablation_bench.render_table(out, state["runs"], VARIANTS, LABELS, args.seeds, args.protocols, header)
+        else:
+            table = render_table(out, state, args.seeds, command, cfg_summary, c.eval.draws)
+        write_results(results, table, section)
 
-    if not args.no_dtw and not (out / "dtw" / "eval_dtw.json").is_file():
+    def finished(run_dir: Path) -> bool:
+        if bench:
+            return not ablation_bench.missing_protocols(run_dir, args.protocols, c.eval.draws, args.max_novel_per_class)
+        ev = run_dir / "eval.json"
+        return ev.is_file() and "cosine_centered" in json.loads(ev.read_text())
+
+    if not bench and not args.no_dtw and not (out / "dtw" / "eval_dtw.json").is_file():
         full = load_protocol_data(c.data.protocol, args.data_root, 1)
         res = evaluate_dtw(full, draws=c.eval.draws, seed=c.eval.draw_seed, cache_dir=out / "dtw")
         write_json(res, out / "dtw" / "eval_dtw.json")
@@ -260,8 +346,7 @@ def main(argv: list[str] | None = None) -> int:
             name = f"{variant}_s{seed}"
             run_dir = out / name
             run = state["runs"].setdefault(name, {"train_seconds": 0.0, "eval_seconds": 0.0})
-            ev = run_dir / "eval.json"
-            if ev.is_file() and "cosine_centered" in json.loads(ev.read_text()):
+            if finished(run_dir):
                 continue
             if args.eval_only and not (run_dir / "final.pt").is_file():
                 continue
@@ -269,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: another invocation is on it; skipping", flush=True)
                 continue
             touched.add(name)
-            cfg = load_config(args.config, [*args.overrides, f"seed={seed}", f"model.variant={variant}",
+            cfg = load_config(args.config, [*overrides, f"seed={seed}", f"model.variant={variant}",
                                             f"num_threads={args.threads}"])
             try:
                 if not (run_dir / "final.pt").is_file():
@@ -280,12 +365,18 @@ def main(argv: list[str] | None = None) -> int:
                 run["status"] = "evaluating"
                 checkpoint_state()
                 t0 = time.time()
-                res = evaluate_checkpoint(run_dir / "final.pt", data, out_dir=run_dir, k_gt=k_gt)
-                write_json(res, run_dir / "eval.json")
+                if bench:
+                    ablation_bench.evaluate_run(run_dir / "final.pt", args.protocols, args.data_root, c.eval.draws,
+                                                c.eval.draw_seed, args.bench_cache, args.max_novel_per_class,
+                                                args.open_set_draws, log=lambda line: print(line, flush=True))
+                else:
+                    res = evaluate_checkpoint(run_dir / "final.pt", data, out_dir=run_dir, k_gt=k_gt)
+                    write_json(res, run_dir / "eval.json")
+                    print(f"{name}: cosine fixed {res['cosine']['fixed']:.3f} random "
+                          f"{res['cosine']['random']['mean']:.3f}; DC fixed {res['dc']['fixed']:.3f} random "
+                          f"{res['dc']['random']['mean']:.3f}", flush=True)
                 run["eval_seconds"] += time.time() - t0
                 run["status"] = "done"
-                print(f"{name}: cosine fixed {res['cosine']['fixed']:.3f} random {res['cosine']['random']['mean']:.3f}; "
-                      f"DC fixed {res['dc']['fixed']:.3f} random {res['dc']['random']['mean']:.3f}", flush=True)
             except (ValueError, FileNotFoundError, RuntimeError) as exc:  # keep going with the other runs
                 run["status"] = f"failed: {type(exc).__name__}: {exc}"[:200]
                 print(f"{name}: {run['status']}", file=sys.stderr, flush=True)

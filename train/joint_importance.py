@@ -74,19 +74,13 @@ def text_importance(keys: Sequence[tuple[str, int]]) -> np.ndarray:
 
     ``ValueError`` naming the dataset and class when a description is missing or names another class.
     """
-    from crossglg.datasets.classes import CLASS_NAMES
     from crossglg.text.descriptions import load_shipped
     from crossglg.text.lexicon import k_gt_matrix
 
-    rows = []
-    for dataset, label in keys:
-        ds = load_shipped(dataset)
-        expected = CLASS_NAMES[dataset][label]
-        if label >= len(ds.classes) or ds.classes[label].name.lower() != expected.lower():
-            got = ds.classes[label].name if label < len(ds.classes) else f"only {len(ds.classes)} classes"
-            raise ValueError(f"descriptions of {dataset}: class {label} ({expected!r}) expected, got {got!r}")
-        rows.append(k_gt_matrix([ds.classes[label]])[0])
-    return np.stack(rows).astype(np.float64)
+    from .prepare import check_descriptions
+
+    check_descriptions(keys)
+    return np.stack([k_gt_matrix([load_shipped(d).classes[label]])[0] for d, label in keys]).astype(np.float64)
 
 
 def class_importance(ckpt_path: str | Path, data_root: str | Path, protocol: str | None = None,

@@ -4,6 +4,7 @@
   class for quick runs -> :class:`ProtocolData`.
 - :func:`text_guidance`: joint text features ``(K, 25, D)`` and ``k_gt (K, 25)`` for the base
   classes from the shipped description files (through the text feature cache).
+- :func:`check_descriptions`: every class has its own shipped description (clear error if not).
 - :func:`build_model`: ``CrossGLGModel`` for a :class:`TrainConfig` and a class count.
 - :func:`embed`: inference-model embeddings ``(N, D)`` (and mean-free ``k_out (N, V)``) of samples.
 """
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from crossglg.model.dual_branch import CrossGLGModel
 from crossglg.model.losses import LossWeights
 from crossglg.preprocess import PreprocessConfig
 from crossglg.skeleton.layouts import get_layout
-from train.protocols import Protocol, get_protocol
+from train.protocols import ClassKey, Protocol, get_protocol
 
 from .augment import mirror_label_map
 from .config import TrainConfig
@@ -106,11 +108,40 @@ def load_protocol_data(
     )
 
 
+def check_descriptions(keys: Sequence[ClassKey]) -> None:
+    """``ValueError`` unless every class ``(dataset, label)`` has a shipped description of that class.
+
+    Descriptions are looked up by position, so a file whose class order differs from the dataset's
+    would silently give one class another's text: names are compared too.
+    """
+    from crossglg.datasets.classes import CLASS_NAMES
+    from crossglg.text.descriptions import load_shipped, shipped_path
+
+    missing = []
+    for d in sorted({d for d, _ in keys}):
+        try:
+            ds = load_shipped(d)
+        except FileNotFoundError as exc:
+            raise ValueError(f"text guidance: {exc}") from None
+        for label in sorted({k for dd, k in keys if dd == d}):
+            if not 0 <= label < len(CLASS_NAMES.get(d, ())):
+                raise ValueError(f"text guidance: dataset {d!r} has no class {label}")
+            expected = CLASS_NAMES[d][label]
+            if label >= len(ds.classes):
+                missing.append(f"{d} {label} ({expected!r}): {shipped_path(d)} has {len(ds.classes)} classes")
+            elif ds.classes[label].name.lower() != expected.lower():
+                missing.append(f"{d} {label} ({expected!r}): {shipped_path(d)} class {ds.classes[label].id} "
+                               f"is {ds.classes[label].name!r}")
+    if missing:
+        raise ValueError(f"text guidance: {len(missing)} class(es) without their description: " + "; ".join(missing[:5]))
+
+
 def text_guidance(protocol: Protocol, cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """Joint text features ``(K, 25, D)`` and ``k_gt (K, 25)`` of the protocol's base classes."""
     from crossglg.text.descriptions import load_shipped
     from crossglg.text.encoder import FeatureCache, TextEncoder, text_features
 
+    check_descriptions(protocol.base)
     encoder = TextEncoder() if cfg.text.encoder in ("", "minilm", "default") else TextEncoder(cfg.text.encoder)
     cache = FeatureCache(cfg.text.cache_dir or None)
     by_dataset: dict[str, list[int]] = defaultdict(list)
@@ -119,8 +150,6 @@ def text_guidance(protocol: Protocol, cfg: TrainConfig) -> tuple[torch.Tensor, t
     feats: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
     for d, labels in by_dataset.items():
         ds = load_shipped(d)
-        if len(ds.classes) <= max(labels):
-            raise ValueError(f"text descriptions for {d}: {len(ds.classes)} classes, label {max(labels)} needed")
         ids = [ds.classes[k].id for k in labels]
         tf = text_features(ds, encoder, cache, class_ids=ids)
         for i, k in enumerate(labels):
