@@ -152,17 +152,14 @@ class ControlServer:
             raise ValueError(f"control: cannot bind {cfg.endpoint}: {exc} (another runtime running? use --control)") from None
         self._sock = self._server.sock
         self.endpoint: str = self._server.endpoint
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.handled = 0
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._serve, name="crossglg-control", daemon=True)
-            self._thread.start()
+        """Serve requests from a daemon thread until :meth:`close`."""
+        self._server.start_worker(self._serve, "crossglg-control")
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
+    def _serve(self, stopping: threading.Event) -> None:
+        while not stopping.is_set():
             try:
                 if not self._sock.poll(100):
                     continue
@@ -179,10 +176,7 @@ class ControlServer:
             self.handled += 1
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            self._thread = None
+        """Stop serving (a request in hand gets up to 2 s to be answered) and close the socket; idempotent."""
         self._server.close()
 
     def __enter__(self) -> ControlServer:

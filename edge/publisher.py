@@ -94,8 +94,6 @@ class Publisher:
         self.label_subscriptions = 0  # XPUB only: subscriptions that receive this source's labels
         self._t0 = time.monotonic()
         self._next_hb = self._t0
-        self._hb_thread: threading.Thread | None = None
-        self._stop = threading.Event()
         self._closed = False
 
     # ---- sending --------------------------------------------------------------------------
@@ -314,25 +312,19 @@ class Publisher:
 
     def start_heartbeat(self) -> None:
         """Send heartbeats from a daemon thread every ``heartbeat_s`` until :meth:`close`."""
-        if self._hb_thread is not None:
-            return
 
-        def loop() -> None:
-            while not self._stop.is_set():
+        def loop(stopping: threading.Event) -> None:
+            while not stopping.is_set():
                 self.heartbeat()
-                self._stop.wait(self.config.heartbeat_s)
+                stopping.wait(self.config.heartbeat_s)
 
-        self._hb_thread = threading.Thread(target=loop, name="crossglg-heartbeat", daemon=True)
-        self._hb_thread.start()
+        self._server.start_worker(loop, "crossglg-heartbeat")
 
     # ---- lifecycle ------------------------------------------------------------------------
 
     def close(self) -> None:
         """Stop the heartbeat thread and close the socket (LINGER 0: queued messages are dropped)."""
-        self._stop.set()
-        if self._hb_thread is not None:
-            self._hb_thread.join(timeout=2.0)
-            self._hb_thread = None
+        self._server.stop_worker()  # outside the lock: a heartbeat in flight takes it
         with self._lock:
             if not self._closed:
                 self._closed = True

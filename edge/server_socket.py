@@ -11,7 +11,10 @@ Both follow one rule and one lifecycle, kept here once:
   holds is :class:`~edge.errors.EndpointBusyError` (one line naming it and the option to change).
   For ``ipc://`` that is checked before binding: libzmq would silently take the path over, and the
   first runtime's subscribers would then hear the second one;
-- close: the socket (LINGER 0) and the authenticator thread, idempotent.
+- a worker thread (the publisher's heartbeats, the control channel's request loop):
+  :meth:`ServerSocket.start_worker` runs it, ``stopping`` tells it to return, and
+  :meth:`ServerSocket.stop_worker` (also the first step of ``close``) sets that and waits for it;
+- close: the worker, the socket (LINGER 0) and the authenticator thread, idempotent.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ import logging
 import os
 import socket
 import stat
+import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import zmq
@@ -83,6 +87,7 @@ class ServerSocket:
     Attributes:
         sock: the bound ``zmq.Socket`` (the owner sends/receives on it, and serialises access).
         endpoint: the endpoint actually bound (``LAST_ENDPOINT``: resolves ``tcp://...:*``).
+        stopping: set when the worker thread must return (by :meth:`stop_worker` and :meth:`close`).
     """
 
     def __init__(
@@ -103,6 +108,8 @@ class ServerSocket:
         if _ipc_in_use(endpoint):
             raise busy
         self._auth: Any = None  # zmq.auth.thread.ThreadAuthenticator, imported only with CURVE
+        self.stopping = threading.Event()
+        self._worker: threading.Thread | None = None
         self.sock = ctx.socket(kind)
         try:
             self.sock.setsockopt(zmq.LINGER, 0)
@@ -130,8 +137,26 @@ class ServerSocket:
         self.sock.curve_publickey = public
         self.sock.curve_server = True
 
+    def start_worker(self, loop: Callable[[threading.Event], None], name: str) -> None:
+        """Run ``loop(stopping)`` in a daemon thread named ``name``; nothing if a worker runs already.
+
+        The loop must return soon after ``stopping`` is set (wait on it, or poll with a timeout).
+        """
+        if self._worker is None:
+            self._worker = threading.Thread(target=loop, args=(self.stopping,), name=name, daemon=True)
+            self._worker.start()
+
+    def stop_worker(self, timeout: float = 2.0) -> None:
+        """Set ``stopping`` and wait up to ``timeout`` seconds for the worker to return; idempotent."""
+        self.stopping.set()
+        if self._worker is not None:
+            self._worker.join(timeout=timeout)
+            self._worker = None
+
     def close(self) -> None:
-        """Close the socket (queued messages are dropped) and stop the authenticator; idempotent."""
+        """Stop the worker, close the socket (queued messages are dropped) and stop the
+        authenticator; idempotent."""
+        self.stop_worker()
         self.sock.close(linger=0)
         if self._auth is not None:
             self._auth.stop()

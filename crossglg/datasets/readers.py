@@ -24,6 +24,7 @@ from crossglg.skeleton.layouts import NTU25
 from crossglg.skeleton.mappings import from_kinect_v1, from_utd_mhad
 
 from .sample import FormatError
+from .text_table import read_joint_lines
 
 V = NTU25.num_joints
 
@@ -99,33 +100,7 @@ def read_nwucla_json(path: str | Path) -> np.ndarray:
 def read_gtu_txt(path: str | Path) -> np.ndarray:
     """GTU 3D ``movementN.txt`` (``T * 25`` lines ``x y z``) -> ``(T, 1, 25, 3)``."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="ascii")
-    except UnicodeDecodeError as exc:
-        raise FormatError(path, f"not a text file ({exc.reason})") from None
-    numbered = [(k + 1, line) for k, line in enumerate(text.splitlines()) if line.strip()]
-    tokens = text.split()
-    values = None
-    if len(tokens) == 3 * len(numbered):
-        try:
-            values = np.array(tokens, dtype=np.float64)
-        except ValueError:
-            values = None
-    if values is None:  # slow path only to say which line is wrong
-        for lineno, line in numbered:
-            fields = line.split()
-            if len(fields) != 3:
-                raise FormatError(path, f"expected 3 numbers (x y z), got {len(fields)}: {line[:60]!r}", line=lineno)
-            try:
-                [float(f) for f in fields]
-            except ValueError:
-                raise FormatError(path, f"non-numeric value in {line[:60]!r}", line=lineno) from None
-    if not numbered or len(numbered) % V:
-        last = numbered[-1][0] if numbered else 1
-        raise FormatError(
-            path, f"{len(numbered)} joint lines is not a whole number of {V}-joint frames (truncated?)", line=last
-        )
-    return _finalize(path, values.reshape(-1, V, 3))
+    return _finalize(path, read_joint_lines(path, V))
 
 
 IRDS_COLUMNS = ("Timestamp1", "Timestamp2", "Timestamp3", "JointName", "TrackingStatus", "X", "Y", "Z")

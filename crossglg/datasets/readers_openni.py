@@ -26,56 +26,11 @@ import numpy as np
 from crossglg.skeleton.joint_maps import FLORENCE15_TO_NTU, KARD15_TO_NTU, JointMap
 
 from .readers import _finalize
-from .sample import FormatError
+from .text_table import read_joint_lines
 
 MM = 1e-3
 # OpenNI real-world (x right, y up, z forward) -> Kinect camera space (x left, y up, z forward).
 OPENNI_TO_KINECT_AXES = np.array([-1.0, 1.0, 1.0])
-
-
-def read_joint_lines(path: str | Path, joints: int) -> np.ndarray:
-    """Text with one ``x y z`` line per joint, ``joints`` lines per frame -> ``(T, joints, 3)`` float64.
-
-    Blank lines are ignored. Raises :class:`FormatError` for non-text content, a line without
-    exactly 3 numbers (naming the line) and a joint count that is not a whole number of frames.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="ascii")
-    except UnicodeDecodeError as exc:
-        raise FormatError(
-            path, f"not a text file of 'x y z' lines ({exc.reason} at byte {exc.start})"
-        ) from None
-    tokens = text.split()
-    values = None
-    numbered = [(k + 1, line) for k, line in enumerate(text.splitlines()) if line.strip()]
-    if len(tokens) == 3 * len(numbered):
-        try:
-            values = np.array(tokens, dtype=np.float64)
-        except ValueError:
-            values = None
-    if values is None:  # slow path only to say which line is wrong
-        for lineno, line in numbered:
-            fields = line.split()
-            if len(fields) != 3:
-                hint = " (truncated?)" if lineno == numbered[-1][0] and len(fields) < 3 else ""
-                raise FormatError(
-                    path, f"expected 3 numbers (x y z), got {len(fields)}{hint}: {line[:60]!r}", line=lineno
-                )
-            try:
-                [float(f) for f in fields]
-            except ValueError:
-                raise FormatError(path, f"non-numeric value in {line[:60]!r}", line=lineno) from None
-    if not numbered:
-        raise FormatError(path, f"no joint lines (expected {joints} 'x y z' lines per frame)", line=1)
-    if len(numbered) % joints:
-        raise FormatError(
-            path,
-            f"{len(numbered)} joint lines is not a whole number of {joints}-joint frames "
-            f"(last frame has {len(numbered) % joints}; truncated?)",
-            line=numbered[-1][0],
-        )
-    return values.reshape(-1, joints, 3)
 
 
 def _read_openni(path: str | Path, mapping: JointMap, axes: np.ndarray) -> np.ndarray:

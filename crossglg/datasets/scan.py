@@ -84,19 +84,21 @@ _IRDS = re.compile(r"([0-9]{1,9})_([0-9]{1,9})_([0-9]{1,9})_([0-9]{1,9})_([0-9]{
 _GTU = re.compile(r"movement([0-9]{1,9})")
 
 
+def _match(pattern: re.Pattern[str], stem: str, expected: str) -> tuple[str, ...]:
+    """The groups of ``pattern`` matching the whole ``stem``; else ``ValueError("expected " + expected)``."""
+    m = pattern.fullmatch(stem)
+    if m is None:
+        raise ValueError(f"expected {expected}")
+    return m.groups()
+
+
 def _utd_name(path: Path, root: Path) -> NameInfo:
-    m = _UTD.fullmatch(path.stem)
-    if not m:
-        raise ValueError("expected a name like a1_s1_t1_skeleton.mat")
-    a, s, t = map(int, m.groups())
+    a, s, t = map(int, _match(_UTD, path.stem, "a name like a1_s1_t1_skeleton.mat"))
     return f"a{a}_s{s}_t{t}", a - 1, s, {"action": a, "trial": t}
 
 
 def _ucla_name(path: Path, root: Path) -> NameInfo:
-    m = _UCLA.fullmatch(path.stem)
-    if not m:
-        raise ValueError("expected a name like a01_s01_e00_v01.json")
-    a, s, e, v = map(int, m.groups())
+    a, s, e, v = map(int, _match(_UCLA, path.stem, "a name like a01_s01_e00_v01.json"))
     if a not in NW_UCLA_ACTION_CODES:
         raise ValueError(f"action a{a:02d} is not one of NW-UCLA's {NW_UCLA_ACTION_CODES}")
     return path.stem, NW_UCLA_ACTION_CODES.index(a), s, {"action": a, "environment": e, "view": v}
@@ -111,11 +113,9 @@ def _gtu_name(path: Path, root: Path) -> NameInfo:
 
 
 def _irds_name(path: Path, root: Path) -> NameInfo:
-    m = _IRDS.fullmatch(path.stem)
-    if not m:
-        raise ValueError("expected SubjectID_DateID_Gesture_Repetition_Correct_Position.csv")
-    sub, date, gesture, rep, correct = map(int, m.groups()[:5])
-    meta = {"date": date, "repetition": rep, "correct": correct, "position": m.group(6)}
+    fields = _match(_IRDS, path.stem, "SubjectID_DateID_Gesture_Repetition_Correct_Position.csv")
+    sub, date, gesture, rep, correct = map(int, fields[:5])
+    meta = {"date": date, "repetition": rep, "correct": correct, "position": fields[5]}
     return path.stem, gesture, sub, meta
 
 
@@ -125,10 +125,7 @@ _FLORENCE = re.compile(r"a([0-9]{2})_s([0-9]{1,9})_id([0-9]{1,9})")
 
 
 def _kinder_gator_name(path: Path, root: Path) -> NameInfo:
-    m = _KINDER_GATOR.fullmatch(path.stem)
-    if not m:
-        raise ValueError("expected POSE-pPID_NN-Motion-Name-TIMESTAMP.csv")
-    pid, order, motion, stamp = m.groups()
+    pid, order, motion, stamp = _match(_KINDER_GATOR, path.stem, "POSE-pPID_NN-Motion-Name-TIMESTAMP.csv")
     if motion not in KINDER_GATOR_MOTIONS:
         raise ValueError(f"unknown motion {motion!r} (not one of the 58 in KINDER_GATOR_MOTIONS)")
     group = next((KINDER_GATOR_GROUPS[p] for p in path.relative_to(root).parts[:-1] if p in KINDER_GATOR_GROUPS), None)
@@ -139,18 +136,12 @@ def _kinder_gator_name(path: Path, root: Path) -> NameInfo:
 
 
 def _kard_name(path: Path, root: Path) -> NameInfo:
-    m = _KARD.fullmatch(path.stem)
-    if not m:
-        raise ValueError("expected a name like a01_s01_e01_realworld.txt")
-    a, s, e = map(int, m.groups())
+    a, s, e = map(int, _match(_KARD, path.stem, "a name like a01_s01_e01_realworld.txt"))
     return f"a{a:02d}_s{s:02d}_e{e:02d}", a - 1, s, {"action": a, "repetition": e}
 
 
 def _florence_name(path: Path, root: Path) -> NameInfo:
-    m = _FLORENCE.fullmatch(path.stem)
-    if not m:
-        raise ValueError("expected a name like a01_s1_id1.txt")
-    a, s, i = map(int, m.groups())
+    a, s, i = map(int, _match(_FLORENCE, path.stem, "a name like a01_s1_id1.txt"))
     return path.stem, a - 1, s, {"action": a, "id": i}
 
 

@@ -1,8 +1,10 @@
 """Fixed-width numeric text tables (one record per line), with errors that name the line and field.
 
-Used by the SBU (comma separated) and MSRC-12 (space separated) readers: every non-blank line
-must hold exactly ``fields`` numbers. numpy's C parser reads the usual file; only when it fails
-does a line-by-line pass run, to say which line and which field is wrong.
+:func:`read_number_table` is used by the SBU (comma separated) and MSRC-12 (space separated)
+readers: every non-blank line must hold exactly ``fields`` numbers. :func:`read_joint_lines` reads
+one ``x y z`` joint per line, a fixed number of lines per frame (GTU 3D, KARD, Florence 3D). In
+both, numpy's C parser reads the usual file; only when it fails does a line-by-line pass run, to
+say which line and which field is wrong.
 """
 
 from __future__ import annotations
@@ -49,3 +51,48 @@ def read_number_table(path: Path, fields: int, sep: str | None, layout: str) -> 
         lineno = numbered[int(np.argwhere(~np.isfinite(table))[0, 0])][0]
         raise FormatError(path, "non-finite value (inf or nan); expected finite numbers", line=lineno)
     return table, [lineno for lineno, _ in numbered]
+
+
+def read_joint_lines(path: str | Path, joints: int) -> np.ndarray:
+    """Text with one ``x y z`` line per joint, ``joints`` lines per frame -> ``(T, joints, 3)`` float64.
+
+    Blank lines are ignored. Raises :class:`FormatError` for non-text content, a line without
+    exactly 3 numbers (naming the line) and a joint count that is not a whole number of frames.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="ascii")
+    except UnicodeDecodeError as exc:
+        raise FormatError(
+            path, f"not a text file of 'x y z' lines ({exc.reason} at byte {exc.start})"
+        ) from None
+    tokens = text.split()
+    values = None
+    numbered = [(k + 1, line) for k, line in enumerate(text.splitlines()) if line.strip()]
+    if len(tokens) == 3 * len(numbered):
+        try:
+            values = np.array(tokens, dtype=np.float64)
+        except ValueError:
+            values = None
+    if values is None:  # slow path only to say which line is wrong
+        for lineno, line in numbered:
+            fields = line.split()
+            if len(fields) != 3:
+                hint = " (truncated?)" if lineno == numbered[-1][0] and len(fields) < 3 else ""
+                raise FormatError(
+                    path, f"expected 3 numbers (x y z), got {len(fields)}{hint}: {line[:60]!r}", line=lineno
+                )
+            try:
+                [float(f) for f in fields]
+            except ValueError:
+                raise FormatError(path, f"non-numeric value in {line[:60]!r}", line=lineno) from None
+    if not numbered:
+        raise FormatError(path, f"no joint lines (expected {joints} 'x y z' lines per frame)", line=1)
+    if len(numbered) % joints:
+        raise FormatError(
+            path,
+            f"{len(numbered)} joint lines is not a whole number of {joints}-joint frames "
+            f"(last frame has {len(numbered) % joints}; truncated?)",
+            line=numbered[-1][0],
+        )
+    return values.reshape(-1, joints, 3)

@@ -7,7 +7,7 @@ Kinetics (OpenPose-18) protocol runs through the same code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -196,21 +196,16 @@ FLORENCE15 = Layout(
     spine_pair=(2, 1),
 )  # fmt: skip
 
-# SBU Kinect Interaction (per person): the Florence order with KARD's NiTE joint names (head,
-# neck, torso, left arm, right arm, left leg, right leg; the data README's order, checked on the
-# data: see docs/datasets.md), so KARD's copy table applies unchanged.
-SBU15 = Layout(
+# SBU Kinect Interaction (per person): the Florence order and tree with KARD's NiTE joint names
+# (head, neck, torso, left arm, right arm, left leg, right leg; the data README's order, checked on
+# the data: see docs/datasets.md), so KARD's copy table applies unchanged.
+SBU15 = replace(
+    FLORENCE15,
     name="sbu15",
     joints=(
         "Head", "Neck", "Torso", "LeftShoulder", "LeftElbow", "LeftHand", "RightShoulder", "RightElbow",
         "RightHand", "LeftHip", "LeftKnee", "LeftFoot", "RightHip", "RightKnee", "RightFoot",
     ),
-    parents=(1, 2, -1, 1, 3, 4, 1, 6, 7, 2, 9, 10, 2, 12, 13),
-    center=2,
-    left_right=((3, 6), (4, 7), (5, 8), (9, 12), (10, 13), (11, 14)),
-    hip_pair=(9, 12),
-    shoulder_pair=(3, 6),
-    spine_pair=(2, 1),
 )  # fmt: skip
 
 LAYOUTS: dict[str, Layout] = {NTU25.name: NTU25, KINETICS18.name: KINETICS18}
