@@ -25,6 +25,8 @@ embedding_center    optional JSON list of D floats: the base classes' mean embed
 open_set            optional JSON object: open-set threshold, margin, dc_margin calibrated by the
                     benchmark for a target false-accept rate, optional ranking "cosine"/"dc"
                     (:mod:`crossglg.open_set`)
+fusion              optional JSON object: weight of the learned cosine when the matcher fuses it
+                    with resampled-pose features, their frames and id (:mod:`crossglg.pose_features`)
 ==================  =====================================================================
 
 Per-class base statistics (distribution calibration) are too big for metadata: they live in the

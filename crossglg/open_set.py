@@ -19,8 +19,8 @@ thresholds it picks are exactly the ones the edge applies.
 Calibrated values travel in the ONNX metadata key ``crossglg.open_set`` (:data:`OPEN_SET_KEY`), a
 JSON object ``{"threshold", "margin", "dc_margin", "target_far", "source", "ranking"?}``
 (:func:`encode_open_set` / :func:`decode_open_set`). ``ranking`` (:data:`RANKINGS`) is the ranking
-method the benchmark chose for this model: ``"dc"`` only when distribution calibration beat centred
-cosine on its protocols; absent (older files) means the edge's built-in behaviour (DC whenever
+method the benchmark chose for this model: the one of centred cosine, DC and the cosine fused with
+pose features (``"fused"``, :mod:`crossglg.pose_features`) with the best mean over its protocols; absent (older files) means the edge's built-in behaviour (DC whenever
 base statistics are present). The weights' fingerprint does not cover metadata, so adding it keeps
 support stores and base-statistics sidecars valid.
 """
@@ -36,8 +36,9 @@ import numpy as np
 
 OPEN_SET_KEY = "open_set"
 ACCEPT, BELOW_THRESHOLD, LOW_MARGIN = 0, 1, 2
-RANKINGS = ("cosine", "dc")
-RANKING_NAMES = {"cosine": "centred cosine", "dc": "distribution calibration"}  # for messages and tables
+RANKINGS = ("cosine", "dc", "fused")
+RANKING_NAMES = {"cosine": "centred cosine", "dc": "distribution calibration",
+                 "fused": "centred cosine fused with pose features"}  # for messages and tables
 REASONS: dict[int, str | None] = {ACCEPT: None, BELOW_THRESHOLD: "below_threshold", LOW_MARGIN: "low_margin"}
 
 
@@ -58,9 +59,10 @@ class OpenSetParams:
                 raise ValueError(f"open set: {name} must be a number in [{lo:g}, {hi:g}], got {value!r}")
 
     def required_margin(self, method: str) -> float:
-        """The margin the ranking must clear: ``dc_margin`` for ``"dc"``, ``margin`` for ``"cosine"``."""
-        if method not in ("cosine", "dc"):
-            raise ValueError(f"open set: method must be 'cosine' or 'dc', got {method!r}")
+        """The margin the ranking must clear: ``dc_margin`` for ``"dc"``, ``margin`` for ``"cosine"``
+        and ``"fused"`` (both cosine units)."""
+        if method not in RANKINGS:
+            raise ValueError(f"open set: method must be one of {', '.join(map(repr, RANKINGS))}, got {method!r}")
         return self.dc_margin if method == "dc" else self.margin
 
 

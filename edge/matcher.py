@@ -11,6 +11,13 @@ With base statistics (and >= 2 actions) the ranking comes from distribution cali
 at all" test always uses the cosine, because a closed-set classifier gives confident probabilities
 to motions it has never seen.
 
+With the model's score fusion (``MatcherConfig.fusion``, :mod:`crossglg.pose_features`) and the
+pose features of the support's clips (``SupportSet.poses``), the similarity to an exemplar is
+``weight * centred cosine + (1 - weight) * pose cosine`` instead: the learned embedding and the
+resampled-pose features of the window (``scores(..., poses=...)``), both in cosine units, so the
+threshold keeps its meaning (its value is calibrated on the fused score). Fusion ranks by the fused
+cosine (DC is not used with it).
+
 Open-set rejection -> ``"unknown"``: best cosine < ``threshold`` (reason ``below_threshold``) or
 top-1 minus top-2 ranking score < ``margin`` (cosine) / ``dc_margin`` (DC) (reason ``low_margin``).
 The rule itself is :func:`crossglg.open_set.decide`, the one the benchmark calibrates; its default
@@ -24,23 +31,29 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from crossglg.oneshot import BaseStats, cosine_scores
+from crossglg.oneshot import BaseStats, centered, l2_normalize
 from crossglg.open_set import DEFAULTS, REASONS, decide
+from crossglg.pose_features import Fusion, fuse
 
 from .calibration import DCClassifier, DCConfig
 
 
 @dataclass(frozen=True)
 class SupportSet:
-    """Enrolled actions: ``slugs``/``labels`` ``(K,)``, ``embeddings[k]`` ``(E_k, D)`` float32."""
+    """Enrolled actions: ``slugs``/``labels`` ``(K,)``, ``embeddings[k]`` ``(E_k, D)`` float32 and,
+    for score fusion, ``poses[k]`` ``(E_k, P)`` pose features of the same exemplars (or None)."""
 
     slugs: tuple[str, ...]
     labels: tuple[str, ...]
     embeddings: tuple[np.ndarray, ...]
+    poses: tuple[np.ndarray, ...] | None = None
 
     def __post_init__(self) -> None:
         if not len(self.slugs) == len(self.labels) == len(self.embeddings):
             raise ValueError("support set: slugs, labels and embeddings differ in length")
+        if self.poses is not None and (len(self.poses) != len(self.embeddings) or any(
+                p.ndim != 2 or p.shape[0] != e.shape[0] for p, e in zip(self.poses, self.embeddings, strict=True))):
+            raise ValueError("support set: pose features need one row per exemplar embedding")
         dims = {e.shape[1] for e in self.embeddings if e.ndim == 2 and e.shape[0] > 0}
         if len(dims) > 1 or any(e.ndim != 2 or e.shape[0] == 0 for e in self.embeddings):
             raise ValueError("support set: every action needs >= 1 embedding row of one common dimension D")
@@ -68,6 +81,7 @@ class MatcherConfig:
     use_center: bool = True  # centre cosines with the model's embedding centre when it has one
     use_dc: bool = True
     dc: DCConfig = field(default_factory=DCConfig)
+    fusion: Fusion | None = None  # the model's score fusion (used when the support has pose features)
 
 
 @dataclass(frozen=True)
@@ -79,12 +93,12 @@ class MatchResult:
         index: best action index (ranking), or -1 without support.
         slug / label: the accepted action (None when ``unknown``).
         score: ranking score of the best action (cosine, or DC probability).
-        cosine: best action's max cosine.
+        cosine: best action's max cosine (the fused cosine with fusion).
         margin: top-1 minus top-2 ranking score (None with a single action).
         reason: None, ``below_threshold``, ``low_margin`` or ``no_support``.
         scores / cosines: ``(K,)`` ranking scores and max cosines per action.
         topk: best candidates ``[(label, score), ...]``, best first.
-        method: ``"cosine"`` or ``"dc"``.
+        method: ``"cosine"``, ``"dc"`` or ``"fused"``.
     """
 
     state: str
@@ -120,22 +134,43 @@ class Matcher:
             if self.center is not None and self.center.shape != (self._emb.shape[1],):
                 raise ValueError(f"matcher: embedding centre has shape {self.center.shape}, "
                                  f"support embeddings have dimension {self._emb.shape[1]}")  # fmt: skip
+            self._unit = l2_normalize(centered(self._emb, self.center))  # (S, D)
+        self.fusion = cfg.fusion if cfg.fusion is not None and support.poses is not None else None
+        if self.fusion is not None and k:
+            self._pose = l2_normalize(np.concatenate(support.poses))  # (S, P)
         self.dc: DCClassifier | None = None
-        if cfg.use_dc and base_stats is not None and k >= 2:
+        if cfg.use_dc and base_stats is not None and k >= 2 and self.fusion is None:
             self.dc = DCClassifier(support, base_stats, cfg.dc)
 
     @property
     def method(self) -> str:
-        return "dc" if self.dc is not None else "cosine"
+        return "fused" if self.fusion is not None else "dc" if self.dc is not None else "cosine"
 
-    def scores(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(ranking (N, K), cosines (N, K))`` for embeddings ``(N, D)``."""
+    @property
+    def wants_poses(self) -> bool:
+        """Whether :meth:`scores` needs the windows' pose features."""
+        return self.fusion is not None
+
+    def scores(self, embeddings: np.ndarray, poses: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(ranking (N, K), cosines (N, K))`` for embeddings ``(N, D)`` (and, with fusion, the
+        windows' pose features ``poses (N, P)``, :func:`crossglg.pose_features.pose_vector`)."""
         q = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
         if q.shape[1] != self.support.dim:
             raise ValueError(f"matcher: embedding dimension {q.shape[1]} != support dimension {self.support.dim}")
         if not np.isfinite(q).all():
             raise ValueError("matcher: embedding contains NaN/inf (the model produced invalid output)")
-        _, cos = cosine_scores(q, self._emb, self._owner, self.center)
+        sim = l2_normalize(centered(q, self.center)) @ self._unit.T  # (N, S)
+        if self.fusion is not None:
+            if poses is None:
+                raise ValueError("matcher: this model fuses scores with pose features; none were given for the windows")
+            p = np.atleast_2d(np.asarray(poses, dtype=np.float32))
+            if p.shape != (q.shape[0], self._pose.shape[1]) or not np.isfinite(p).all():
+                raise ValueError(f"matcher: pose features must be finite ({q.shape[0]}, {self._pose.shape[1]}), "
+                                 f"got {p.shape}")  # fmt: skip
+            sim = fuse(sim, l2_normalize(p) @ self._pose.T, self.fusion.weight)
+        cos = np.full((q.shape[0], len(self.support)), -np.inf, dtype=np.float32)
+        for k in range(len(self.support)):
+            cos[:, k] = sim[:, self._owner == k].max(axis=1)
         rank = self.dc.predict_proba(q) if self.dc is not None else cos
         return rank.astype(np.float64), cos.astype(np.float64)
 

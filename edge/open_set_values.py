@@ -6,7 +6,9 @@ A model calibrated by the benchmark carries ``crossglg.open_set`` in its metadat
 (:attr:`edge.engines.base.ModelMeta.open_set`). The values were chosen for a target false-accept
 rate on actions nobody enrolled, the ranking (``"cosine"`` or ``"dc"``) by whether distribution
 calibration beat centred cosine on the benchmark; a flag overrides only its own value
-(``--dc``/``--no-dc`` the ranking).
+(``--dc``/``--no-dc`` the ranking). A model with score fusion (``crossglg.fusion``,
+:mod:`crossglg.pose_features`) ranks by its fused cosine unless ``--no-fusion`` is given; its
+calibrated thresholds are then for the fused score.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from crossglg.open_set import DEFAULTS, RANKING_NAMES, OpenSetParams, StoredOpenSet
+from crossglg.pose_features import Fusion
 
 from .engines.base import ModelMeta
 from .matcher import MatcherConfig
@@ -30,11 +33,13 @@ class ChosenValues:
     origin: dict[str, str]
     line: str
     use_dc: bool = True
+    fusion: Fusion | None = None
 
     def matcher_config(self, use_center: bool = True) -> MatcherConfig:
         """The matcher settings these values stand for (what `run` and the edge benchmarks use)."""
         return MatcherConfig(threshold=self.params.threshold, margin=self.params.margin,
-                             dc_margin=self.params.dc_margin, use_center=use_center, use_dc=self.use_dc)
+                             dc_margin=self.params.dc_margin, use_center=use_center, use_dc=self.use_dc,
+                             fusion=self.fusion)  # fmt: skip
 
 
 def _fmt(v: float) -> str:
@@ -47,15 +52,18 @@ def _ranking(stored: StoredOpenSet | None, dc: bool | None) -> tuple[bool, str, 
         return dc, "flag", f"{RANKING_NAMES['dc' if dc else 'cosine']} ({'--dc' if dc else '--no-dc'})"
     if stored is not None and stored.ranking == "cosine":
         return False, "model", f"{RANKING_NAMES['cosine']} (DC did not beat it on this model's benchmark)"
+    if stored is not None and stored.ranking == "fused":  # used with the model's fusion record (choose_open_set)
+        return False, "model", f"{RANKING_NAMES['cosine']} (calibrated for fusion, but the model has no fusion record)"
     if stored is not None and stored.ranking == "dc":
         return True, "model", f"{RANKING_NAMES['dc']} (it beat centred cosine on this model's benchmark)"
     return True, "default", f"{RANKING_NAMES['dc']} when the model has base statistics (built-in)"
 
 
 def choose_open_set(meta: ModelMeta, threshold: float | None = None, margin: float | None = None,
-                    dc_margin: float | None = None, dc: bool | None = None) -> ChosenValues:  # fmt: skip
+                    dc_margin: float | None = None, dc: bool | None = None,
+                    fusion: bool | None = None) -> ChosenValues:  # fmt: skip
     """Resolve the three values and the ranking (``None``: not given on the command line; ``dc``
-    True/False: --dc/--no-dc) for ``meta``'s model.
+    True/False: --dc/--no-dc; ``fusion`` False: --no-fusion) for ``meta``'s model.
 
     ``ValueError`` for a flag out of range (names the flag) or damaged model metadata."""
     stored = meta.open_set
@@ -87,4 +95,11 @@ def choose_open_set(meta: ModelMeta, threshold: float | None = None, margin: flo
     else:
         note = where
     use_dc, origin["ranking"], ranked = _ranking(stored, dc)
-    return ChosenValues(params, origin, f"{shown} ({note}); ranking: {ranked}", use_dc)
+    fused = meta.fusion if fusion is not False and dc is not True else None  # --dc: rank by DC, no fusion
+    if fused is not None:
+        use_dc, origin["ranking"] = False, "model"
+        ranked = (f"centred cosine fused with pose features (weight {_fmt(fused.weight)} learned, "
+                  f"{_fmt(1 - fused.weight)} pose; --no-fusion: the model alone)")
+    elif fusion is False and meta.fusion is not None:
+        ranked += " (--no-fusion: the model's calibrated values are for its fused score)"
+    return ChosenValues(params, origin, f"{shown} ({note}); ranking: {ranked}", use_dc, fused)

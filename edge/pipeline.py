@@ -34,7 +34,7 @@ from .engines import EngineBase
 from .enrollment import EnrollProgress, EnrollRecorder, store_demonstration
 from .errors import EXIT_RUNTIME, EdgeError, exit_code_of
 from .frames import SkeletonFrame
-from .matcher import MatcherConfig
+from .matcher import MatcherConfig, SupportSet
 from .publisher import Publisher
 from .queueing import FrameQueue, RateMeter
 from .recognizer import Recognizer, TimedFrame
@@ -98,7 +98,7 @@ class Pipeline:
         self._store_lock = threading.RLock()
         self.aids = matching_aids(engine)  # centred cosine; DC when the model's base statistics ship with it
         # live: fit DC off the frame loop (cosine meanwhile); file replay: at once, so runs are repeatable
-        self.recognizer = Recognizer(engine, self.preprocess, publisher, store.support(), cfg.window, cfg.matcher,
+        self.recognizer = Recognizer(engine, self.preprocess, publisher, self._support(), cfg.window, cfg.matcher,
                                      cfg.smoothing, cfg.batch_max, center=self.aids.center,
                                      base_stats=self.aids.base_stats, dc_background=not cfg.lossless)  # fmt: skip
         self.queue = FrameQueue(cfg.queue_size, cfg.lossless)
@@ -119,6 +119,11 @@ class Pipeline:
         self.last_frame: SkeletonFrame | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------
+
+    def _support(self) -> SupportSet:
+        """The store's support set, with pose features when the matcher fuses scores."""
+        fusion = self.config.matcher.fusion
+        return self.store.support(pose_frames=None if fusion is None else fusion.frames)
 
     def start(self) -> None:
         """Start both threads and the heartbeat; returns at once."""
@@ -219,7 +224,7 @@ class Pipeline:
                 if self._support_dirty:
                     with self._store_lock:
                         self._support_dirty = False
-                        self.recognizer.set_support(self.store.support())
+                        self.recognizer.set_support(self._support())
                 items = self.queue.get_all(timeout=0.1)
                 if items is None:
                     break

@@ -3,7 +3,8 @@
 :class:`Recognizer` takes frames that already carry people (from a source) and, per track:
 pushes them into the :class:`~edge.window.Windower`; classifies ready windows in one batched
 ``engine.embed`` call ``(N, 3, T, 25, M)`` -> ``(N, D)``; matches them against the support set
-(:class:`~edge.matcher.Matcher`, open-set rejection); smooths per track
+(:class:`~edge.matcher.Matcher`, open-set rejection; with the model's score fusion also on each
+window's pose features); smooths per track
 (:class:`~edge.smoothing.Smoother`); and publishes one ``label`` per window (classified or gated)
 and an ``event`` per smoothed state change. :mod:`edge.pipeline` runs it on its own thread.
 
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from crossglg.oneshot import BaseStats
+from crossglg.pose_features import pose_vector
 from crossglg.preprocess import PreprocessConfig
 
 from .engines import EngineBase
@@ -99,8 +101,9 @@ class Recognizer:
         """Swap the enrolled actions (after enroll/remove/rename). Smoothing restarts from scratch."""
         self._generation += 1
         self._dc_ready = None
-        wants_dc = self.base_stats is not None and self.matcher_config.use_dc and len(support) >= 2
         self.matcher = Matcher(support, self.matcher_config, center=self.center)
+        wants_dc = (self.base_stats is not None and self.matcher_config.use_dc and len(support) >= 2
+                    and self.matcher.fusion is None)  # fusion ranks by the fused cosine, never DC
         if wants_dc and not self.dc_background:
             self._build_dc(support, self._generation)
             self._take_dc(new_smoother=True)
@@ -154,18 +157,29 @@ class Recognizer:
         for start in range(0, len(due), self.batch_max):
             self._handle(due[start : start + self.batch_max])
 
-    def _model_inputs(self, due: list[tuple[WindowOutput, TimedFrame]], ready: list[int]) -> dict[int, np.ndarray]:
-        """Preprocessed windows ``(3, T, 25, M)`` by index; a window whose joints give no finite
-        input (absurd coordinates, e.g. a clip scaled by 1e30) is left out: it never reaches the model."""
+    def _model_inputs(self, due: list[tuple[WindowOutput, TimedFrame]], ready: list[int]
+                      ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:  # fmt: skip
+        """Preprocessed windows ``(3, T, 25, M)`` by index and, when the matcher fuses scores, their
+        pose features ``(P,)``; a window whose joints give no finite input or features (absurd
+        coordinates, e.g. a clip scaled by 1e30) is left out: it never reaches the model."""
         inputs: dict[int, np.ndarray] = {}
+        poses: dict[int, np.ndarray] = {}
+        fusion = self.matcher.fusion
         for i in ready:
+            out = due[i][0]
             with np.errstate(all="ignore"):
-                x = due[i][0].model_input(self.preprocess)
-            if np.isfinite(x).all():
+                x = out.model_input(self.preprocess)
+                try:
+                    p = None if fusion is None else pose_vector(out.clip, fusion.frames)
+                except ValueError:
+                    p = np.full(1, np.nan, np.float32)
+            if np.isfinite(x).all() and (p is None or np.isfinite(p).all()):
                 inputs[i] = x
+                if p is not None:
+                    poses[i] = p
             else:
                 self.stats.invalid_windows += 1
-        return inputs
+        return inputs, poses
 
     def _handle(self, due: list[tuple[WindowOutput, TimedFrame]]) -> None:
         self._take_dc()
@@ -173,7 +187,7 @@ class Recognizer:
         ready = [i for i, (out, _) in enumerate(due) if out.ready and len(self.matcher.support)]
         results: dict[int, MatchResult] = {}
         timing: dict[str, float] = {}
-        inputs = self._model_inputs(due, ready)
+        inputs, poses = self._model_inputs(due, ready)
         if inputs:
             rows = list(inputs)
             batch = np.stack([inputs[i] for i in rows]).astype(np.float32)
@@ -184,7 +198,7 @@ class Recognizer:
             self.stats.invalid_windows += int((~finite).sum())
             rows, emb = [i for i, ok in zip(rows, finite, strict=True) if ok], emb[finite]
             if rows:
-                rank, cos = self.matcher.scores(emb)
+                rank, cos = self.matcher.scores(emb, np.stack([poses[i] for i in rows]) if poses else None)
                 for row, i in enumerate(rows):
                     results[i] = self.matcher.result(rank[row], cos[row])
             t3 = time.monotonic()

@@ -39,6 +39,7 @@ import numpy as np
 
 from crossglg.atomic import atomic_write
 from crossglg.npy_check import check_npy_sizes
+from crossglg.pose_features import pose_vector
 from crossglg.preprocess import validate_sequence
 
 from .errors import EdgeError
@@ -320,13 +321,25 @@ class SupportStore:
                              f"got {ts.shape} {ts.dtype}")  # fmt: skip
         return Exemplar(clip=clip, fps=float(fps), timestamps=ts.astype(np.float64))
 
-    def support(self) -> SupportSet:
-        """Embeddings grouped by action, for :class:`edge.matcher.Matcher`."""
+    def support(self, pose_frames: int | None = None) -> SupportSet:
+        """Embeddings grouped by action, for :class:`edge.matcher.Matcher`; with ``pose_frames``
+        also each exemplar's pose features (:func:`crossglg.pose_features.pose_vector` of its raw
+        clip), which a model with score fusion matches on. ``ValueError`` names a damaged clip."""
         acts = self.actions
+        poses = None
+        if pose_frames is not None:
+            poses = tuple(np.stack([self._pose(a.slug, i, pose_frames) for i in range(len(a.exemplars))]) for a in acts)
         return SupportSet(
             slugs=tuple(a.slug for a in acts), labels=tuple(a.label for a in acts),
-            embeddings=tuple(np.stack([self._emb[e.file] for e in a.exemplars]) for a in acts),
+            embeddings=tuple(np.stack([self._emb[e.file] for e in a.exemplars]) for a in acts), poses=poses,
         )
+
+    def _pose(self, slug: str, index: int, frames: int) -> np.ndarray:
+        clip = self.load_exemplar(slug, index).clip  # its errors name the file already
+        try:
+            return pose_vector(clip, frames)
+        except ValueError as exc:
+            raise ValueError(f"{self.root / self.action(slug).exemplars[index].file}: {exc}") from None
 
     # ---- writing ---------------------------------------------------------------------------
 

@@ -2,7 +2,9 @@
 protocols, on the same episodes, plus an open-set part; a markdown table for docs/results.md.
 
 Per protocol (:mod:`train.benchmark_protocols`): the checkpoint's embeddings scored with cosine
-1-NN, centred cosine (the edge's matcher) and distribution calibration; DTW 1-NN (Sakoe-Chiba band
+1-NN, centred cosine (the edge's matcher), distribution calibration and the centred cosine fused
+with resampled-pose features (the edge's fused matcher, its weight set from the model's own base
+classes: :mod:`train.fusion`); DTW 1-NN (Sakoe-Chiba band
 10%) and resampled-pose cosine (64 frames) on the same samples; each with the fixed exemplars and
 over ``draws`` seeded random exemplar draws (the same draws for every method: same seed, same
 sample order). The model must never have trained on a protocol's novel classes or their
@@ -30,17 +32,19 @@ import numpy as np
 
 from crossglg.oneshot import BaseStats, base_statistics, center_from_stats
 from crossglg.open_set import DEFAULTS, RANKING_NAMES, OpenSetParams
+from crossglg.pose_features import Fusion, encode_fusion
 from edge.calibration import DCConfig
 
 from .baselines.dtw import evaluate_dtw
 from .baselines.pose_cosine import pose_cosine_features
+from .fusion import base_fusion, fused_predictor
 from .oneshot_eval import cosine_predictor, dc_predictor, evaluate_predictor, public_summary
 from .open_set_eval import Episodes, evaluate, open_set_episodes
 from .prepare import ProtocolData, load_protocol_data
 from .protocols import Protocol
 
-METHODS = ("cosine", "cosine_centered", "dc", "dtw", "pose_cosine")
-LEARNED = ("cosine", "cosine_centered", "dc")
+METHODS = ("cosine", "cosine_centered", "dc", "fused", "dtw", "pose_cosine")
+LEARNED = ("cosine", "cosine_centered", "dc", "fused")
 BASELINES = ("dtw", "pose_cosine")
 
 
@@ -68,9 +72,11 @@ def check_held_out(trained_on: list[str], protocol: Protocol) -> None:
 
 
 def open_set(feats: np.ndarray, labels: np.ndarray, center: np.ndarray | None, stats: BaseStats | None,
-             cfg: OpenSetConfig, seed: int, name: str = "") -> tuple[dict, Episodes]:
+             cfg: OpenSetConfig, seed: int, name: str = "", poses: np.ndarray | None = None,
+             fusion: Fusion | None = None) -> tuple[dict, Episodes]:  # fmt: skip
     """Open-set episodes of one protocol and its figures at ``cfg.reference``: ``(summary, episodes)``."""
-    ep = open_set_episodes(feats, labels, center, stats, cfg.draws, seed, name, cfg.enrolled_fraction, cfg.dc)
+    ep = open_set_episodes(feats, labels, center, stats, cfg.draws, seed, name, cfg.enrolled_fraction, cfg.dc,
+                           poses, fusion)  # fmt: skip
     n_known = max(1, int(round(cfg.enrolled_fraction * np.unique(labels).size)))
     ref = cfg.reference
     out = {"enrolled_classes": n_known, "draws": cfg.draws,
@@ -96,12 +102,13 @@ def evaluate_protocol(ckpt_path: str | Path | None, protocol: str, data_root: st
     res: dict = {"protocol": protocol, "description": data.protocol.description,
                  "novel_classes": len(data.protocol.novel), "queries": int(labels.size - data.fixed.size),
                  "draws": draws}  # fmt: skip
-    pose = cosine_predictor(pose_cosine_features(data.novel), labels)
-    res["pose_cosine"] = public_summary(evaluate_predictor(pose, labels, data.fixed, draws, seed))
+    poses = pose_cosine_features(data.novel)
+    res["pose_cosine"] = public_summary(evaluate_predictor(cosine_predictor(poses, labels), labels, data.fixed,
+                                                           draws, seed))  # fmt: skip
     res["dtw"] = evaluate_dtw(data, draws=draws, seed=seed, cache_dir=cache_dir)["dtw"]
     episodes = None
     if ckpt_path is not None:
-        learned, episodes = _learned(ckpt_path, data, data_root, draws, seed, open_cfg or OpenSetConfig())
+        learned, episodes = _learned(ckpt_path, data, data_root, draws, seed, open_cfg or OpenSetConfig(), poses)
         res.update(learned)
     res["seconds"] = round(time.time() - t0, 1)
     return res, episodes
@@ -109,18 +116,22 @@ def evaluate_protocol(ckpt_path: str | Path | None, protocol: str, data_root: st
 
 @dataclass(frozen=True)
 class LearnedFeatures:
-    """A checkpoint's view of a protocol: novel embeddings ``feats (N, D)``, base ``stats``, its config."""
+    """A checkpoint's view of a protocol: novel embeddings ``feats (N, D)``, base ``stats``, its
+    config, and its score fusion (from its own base classes; None when not asked for)."""
 
     feats: np.ndarray
     stats: BaseStats
     cfg: object  # train.config.TrainConfig
     ckpt: dict
+    fusion: Fusion | None = None
 
 
-def learned_features(ckpt_path: str | Path, data: ProtocolData, data_root: str | Path) -> LearnedFeatures:
+def learned_features(ckpt_path: str | Path, data: ProtocolData, data_root: str | Path,
+                     with_fusion: bool = False) -> LearnedFeatures:  # fmt: skip
     """Embed ``data``'s novel samples with the checkpoint (test transform), after checking it never
     trained on the protocol's held-out classes; base statistics from the checkpoint, or recomputed
-    from its own protocol's training data when it carries none (``last.pt``)."""
+    from its own protocol's training data when it carries none (``last.pt``); ``with_fusion``: also
+    its score fusion (:func:`train.fusion.base_fusion`)."""
     import torch
 
     from crossglg.preprocess import PreprocessConfig, check_compatible
@@ -142,13 +153,15 @@ def learned_features(ckpt_path: str | Path, data: ProtocolData, data_root: str |
             stats = base_statistics(base, own.train_labels, cfg.eval.dc_beta)
         feats, _ = embed(model.inference_model(), make_dataset(data.novel, data.novel_labels, cfg, train=False),
                          torch.device("cpu"))
-    return LearnedFeatures(feats, stats, cfg, ckpt)
+    fusion = base_fusion(ckpt, model, cfg, data_root, center_from_stats(stats)) if with_fusion else None
+    return LearnedFeatures(feats, stats, cfg, ckpt, fusion)
 
 
 def _learned(ckpt_path: str | Path, data: ProtocolData, data_root: str | Path, draws: int, seed: int,
-             open_cfg: OpenSetConfig) -> tuple[dict, Episodes | None]:
-    """The checkpoint's embeddings scored by cosine, centred cosine, DC, and the open-set part."""
-    lf = learned_features(ckpt_path, data, data_root)
+             open_cfg: OpenSetConfig, poses: np.ndarray) -> tuple[dict, Episodes | None]:
+    """The checkpoint's embeddings scored by cosine, centred cosine, DC, fused with the novel
+    clips' pose features ``poses (N, P)``, and the open-set part."""
+    lf = learned_features(ckpt_path, data, data_root, with_fusion=True)
     feats, stats, cfg, ckpt = lf.feats, lf.stats, lf.cfg, lf.ckpt
     labels, e = data.novel_labels, cfg.eval
     centre = center_from_stats(stats)
@@ -156,13 +169,16 @@ def _learned(ckpt_path: str | Path, data: ProtocolData, data_root: str | Path, d
         "cosine": cosine_predictor(feats, labels),
         "cosine_centered": cosine_predictor(feats, labels, centre),
         "dc": dc_predictor(feats, labels, stats, e.dc_k, e.dc_alpha, e.dc_samples, seed=seed),
+        "fused": fused_predictor(feats, centre, poses, labels, lf.fusion.weight),
     }
-    out: dict = {"base_classes_trained": len(ckpt["class_names"]), "epochs": int(ckpt["epoch"])}
+    out: dict = {"base_classes_trained": len(ckpt["class_names"]), "epochs": int(ckpt["epoch"]),
+                 "fusion": json.loads(encode_fusion(lf.fusion))}  # fmt: skip
     for name, predict in preds.items():
         out[name] = public_summary(evaluate_predictor(predict, labels, data.fixed, draws, seed))
     if open_cfg.draws < 1:  # no open-set part (e.g. recipe ablations that only compare accuracy)
         return out, None
-    out["open_set"], episodes = open_set(feats, labels, centre, stats, open_cfg, seed, data.protocol.name)
+    out["open_set"], episodes = open_set(feats, labels, centre, stats, open_cfg, seed, data.protocol.name,
+                                         poses, lf.fusion)  # fmt: skip
     return out, episodes
 
 
@@ -176,9 +192,9 @@ def summary(results: list[dict]) -> dict:
     """Per protocol: best learned vs best baseline (random-draw means); and their mean gap."""
     rows = []
     for r in results:
-        if not all(m in r for m in LEARNED):
+        if not all(m in r for m in LEARNED if m != "fused"):  # fused: results of earlier versions lack it
             continue
-        lm, lv = best(r, LEARNED)
+        lm, lv = best(r, tuple(m for m in LEARNED if m in r))
         bm, bv = best(r, BASELINES)
         rows.append({"protocol": r["protocol"], "learned": lm, "learned_mean": lv, "baseline": bm,
                      "baseline_mean": bv, "gap": lv - bv})
@@ -227,16 +243,21 @@ def _open_row(label: str, path: str, values: dict, figures: dict) -> str:
 
 
 def ranking_markdown(ranking: dict) -> str:
-    """The ranking decision as a one-row table: both random-draw means over the protocols and the choice."""
+    """The ranking decision as a one-row table: each compared method's random-draw mean over the
+    protocols and the choice."""
     def pct(v: float | None) -> str:
         return "-" if v is None else f"{100 * v:.1f}"
 
+    cols = [(m, n) for m, n in (("cosine_centered", "centred cosine"), ("dc", "DC"), ("fused", "fused"))
+            if f"{m}_mean" in ranking]  # fmt: skip
     return "\n".join([
-        "Ranking: the edge ranks by distribution calibration only when its random-draw mean over the protocols "
-        "beats centred cosine's (stored in the model with the open-set values).", "",
-        "| ranking decision | centred cosine mean % | DC mean % | chosen |", "|---|---|---|---|",
-        f"| {len(ranking['protocols'])} protocol(s) | {pct(ranking['cosine_centered_mean'])} | "
-        f"{pct(ranking['dc_mean'])} | {RANKING_NAMES[ranking['chosen']]} |"]) + "\n"  # fmt: skip
+        "Ranking: the edge ranks by the method with the best random-draw mean over the protocols (centred cosine, "
+        "distribution calibration, or centred cosine fused with pose features; stored in the model with the "
+        "open-set values).", "",
+        "| ranking decision | " + " | ".join(f"{n} mean %" for _, n in cols) + " | chosen |",
+        "|---|" + "---|" * len(cols) + "---|",
+        f"| {len(ranking['protocols'])} protocol(s) | " + " | ".join(pct(ranking[f"{m}_mean"]) for m, _ in cols)
+        + f" | {RANKING_NAMES[ranking['chosen']]} |"]) + "\n"  # fmt: skip
 
 
 def open_set_markdown(cal: dict) -> str:
@@ -248,7 +269,7 @@ def open_set_markdown(cal: dict) -> str:
     lines += [f"Open set: half the novel classes enrolled (one random exemplar each), every other novel clip "
              f"queried, {cal['episodes']} episodes pooled over {len(cal['protocols'])} protocol(s); the edge's "
              f"matcher and rule (ranking dc = distribution calibration, the edge's path with base statistics "
-             f"and >= 2 actions; cosine = centred cosine). Values: threshold / margin (cosine units; DC margin "
+             f"and >= 2 actions; cosine = centred cosine; fused = centred cosine fused with pose features). Values: threshold / margin (cosine units; DC margin "
              f"in probability). Calibrated for false accepts <= {100 * cal['target_far']:g}% (pooled mean"
              f"{'' if cal['target_met'] else ', NOT reached on the grid'}): threshold {c['threshold']:g}, "
              f"margin {c['margin']:g}, DC margin {c['dc_margin']:g}, chosen for the {cal['primary']} ranking; "
@@ -258,7 +279,7 @@ def open_set_markdown(cal: dict) -> str:
              "|---|---|---|---|---|---|"]  # fmt: skip
     blocks = [*((name, v) for name, v in cal["per_protocol"].items()), ("**pooled**", cal["pooled"])]
     for name, v in blocks:
-        for path in (p for p in ("dc", "cosine") if p in v["defaults"]):
+        for path in (p for p in ("dc", "cosine", "fused") if p in v["defaults"]):
             lines.append(_open_row(f"{name} (defaults)", path, d, v["defaults"][path]))
             lines.append(_open_row(f"{name} (calibrated)", path, c, v["calibrated"][path]))
     if cal["held_out"]:

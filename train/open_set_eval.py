@@ -28,7 +28,7 @@ a protocol do on it.
 from __future__ import annotations
 
 import zipfile
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,13 +36,15 @@ import numpy as np
 from crossglg.atomic import atomic_write
 from crossglg.oneshot import BaseStats, accuracy_summary
 from crossglg.open_set import ACCEPT, DEFAULTS, OpenSetParams, reject_codes, summarize_scores
+from crossglg.pose_features import Fusion
 from edge.calibration import DCConfig
 from edge.matcher import Matcher, MatcherConfig, SupportSet
 
 from .oneshot_eval import random_exemplars
 
-PATHS = ("dc", "cosine")
-RANKED = ("cosine_centered", "dc")  # the benchmark's closed-set methods behind the two ranking paths
+PATHS = ("dc", "cosine", "fused")
+RANKED = {"cosine_centered": "cosine", "dc": "dc", "fused": "fused"}  # closed-set method -> ranking path
+MARGIN_FIELD = {"cosine": "margin", "fused": "margin", "dc": "dc_margin"}
 THRESHOLDS = np.round(np.arange(-0.2, 1.0, 0.01), 2)  # centred cosine
 MARGINS = np.round(np.arange(0.0, 0.201, 0.01), 2)  # cosine units
 DC_MARGINS = np.round(np.arange(0.0, 0.901, 0.05), 2)  # probability units
@@ -84,8 +86,10 @@ class Episodes:
 
 def open_set_episodes(feats: np.ndarray, labels: np.ndarray, center: np.ndarray | None, stats: BaseStats | None,
                       draws: int, seed: int, name: str = "", enrolled_fraction: float = 0.5,
-                      dc: DCConfig | None = None) -> Episodes:  # fmt: skip
-    """``draws`` episodes over embeddings ``feats (N, D)`` with class ids ``labels (N,)``."""
+                      dc: DCConfig | None = None, poses: np.ndarray | None = None,
+                      fusion: Fusion | None = None) -> Episodes:  # fmt: skip
+    """``draws`` episodes over embeddings ``feats (N, D)`` with class ids ``labels (N,)``; with
+    ``poses (N, P)`` and the model's ``fusion`` also the fused path (the edge's fused matcher)."""
     rng = np.random.default_rng(seed)
     classes = np.unique(labels)
     n_known = max(1, int(round(enrolled_fraction * classes.size)))
@@ -93,6 +97,8 @@ def open_set_episodes(feats: np.ndarray, labels: np.ndarray, center: np.ndarray 
     feats = np.asarray(feats, dtype=np.float32)
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("episode", "known", *(f"{p}.{f.name}" for p in PATHS
                                                                              for f in fields(PathScores)))}  # fmt: skip
+    if poses is not None:
+        poses = np.asarray(poses, dtype=np.float32)
     for e in range(draws):
         known = np.sort(rng.permutation(classes)[:n_known])
         masked = np.where(np.isin(labels, known), labels, -1)
@@ -103,12 +109,18 @@ def open_set_episodes(feats: np.ndarray, labels: np.ndarray, center: np.ndarray 
         matcher = Matcher(sup, cfg, base_stats=stats, center=center)
         q = np.setdiff1d(np.arange(labels.size), support)
         rank, cos = matcher.scores(feats[q])
+        scored = [("dc", rank if matcher.method == "dc" else None, cos), ("cosine", cos, cos)]
+        if fusion is not None and poses is not None:
+            fused = Matcher(replace(sup, poses=tuple(poses[i : i + 1] for i in support)),
+                            replace(cfg, fusion=fusion), center=center)  # fmt: skip
+            _, fcos = fused.scores(feats[q], poses[q])
+            scored.append(("fused", fcos, fcos))
         parts["episode"].append(np.full(q.size, e))
         parts["known"].append(np.isin(labels[q], known))
-        for path, r in (("dc", rank if matcher.method == "dc" else None), ("cosine", cos)):
+        for path, r, c in scored:
             if r is None:
                 continue
-            s = summarize_scores(r, cos)
+            s = summarize_scores(r, c)
             parts[f"{path}.cosine"].append(s.cosine.astype(np.float32))
             parts[f"{path}.margin"].append(s.margin.astype(np.float32))
             parts[f"{path}.correct"].append(labels[support][s.best] == labels[q])
@@ -186,19 +198,27 @@ def _sweep(ep: Episodes, path: str, margins: np.ndarray, target: float, default_
 
 def choose_ranking(results: list[dict]) -> dict:
     """The ranking decision from the benchmark's per-protocol results (``evaluate_protocol``'s dicts):
-    ``{"chosen": "dc" | "cosine", "dc_mean", "cosine_centered_mean", "protocols", "rule"}``, the means
-    (fractions) over the protocols that have both methods' random-draw means; ``dc`` only when its
-    mean is strictly higher (no figures: ``cosine``, the means None)."""
-    rows = [r for r in results if isinstance(r, dict) and all(isinstance(r.get(m), dict) for m in RANKED)]
+    ``{"chosen": "cosine" | "dc" | "fused", "<method>_mean", "protocols", "rule"}``, the means
+    (fractions) over the protocols that have every compared method's random-draw mean (centred
+    cosine, DC, and fused when all protocols have it); the highest mean wins, ties go to centred
+    cosine (no figures: ``cosine``, the means None)."""
+    dicts = [r for r in results if isinstance(r, dict)]
+    methods = [m for m in RANKED if m != "fused" or (dicts and all(isinstance(r.get("fused"), dict) for r in dicts))]
+    rows = [r for r in dicts if all(isinstance(r.get(m), dict) for m in methods)]
     try:
-        means = {m: [float(r[m]["random"]["mean"]) for r in rows] for m in RANKED}
+        means = {m: [float(r[m]["random"]["mean"]) for r in rows] for m in methods}
     except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"benchmark results: a protocol's cosine_centered/dc lacks random.mean ({exc})") from None
+        raise ValueError(f"benchmark results: a protocol's {'/'.join(methods)} lacks random.mean ({exc})") from None
     avg = {m: float(np.mean(v)) if v else None for m, v in means.items()}
-    dc_wins = avg["dc"] is not None and avg["cosine_centered"] is not None and avg["dc"] > avg["cosine_centered"]
-    return {"chosen": "dc" if dc_wins else "cosine", "dc_mean": avg["dc"],
-            "cosine_centered_mean": avg["cosine_centered"], "protocols": [str(r.get("protocol")) for r in rows],
-            "rule": "dc only when its random-draw mean over the protocols beats centred cosine's"}  # fmt: skip
+    chosen = "cosine_centered"
+    for m in methods:
+        if avg[m] is not None and avg[chosen] is not None and avg[m] > avg[chosen]:
+            chosen = m
+    out = {"chosen": RANKED[chosen], **{f"{m}_mean": avg[m] for m in methods},
+           "protocols": [str(r.get("protocol")) for r in rows],
+           "rule": "the highest random-draw mean over the protocols among "
+                   f"{', '.join(methods)}; ties go to centred cosine"}  # fmt: skip
+    return out
 
 
 def choose(ep: Episodes, target_far: float, thresholds: np.ndarray = THRESHOLDS, margins: np.ndarray = MARGINS,
@@ -211,8 +231,12 @@ def choose(ep: Episodes, target_far: float, thresholds: np.ndarray = THRESHOLDS,
     if primary not in ep.paths:
         raise ValueError(f"open-set calibration: ranking {primary!r} chosen, but the episodes hold only "
                          f"{', '.join(ep.paths)} scores")  # fmt: skip
-    grids = {"cosine": (margins, DEFAULTS.margin), "dc": (dc_margins, DEFAULTS.dc_margin)}
-    sweeps = {k: _sweep(ep, k, grids[k][0], target_far, grids[k][1], thresholds) for k in PATHS if k in ep.paths}
+    grids = {"cosine": (margins, DEFAULTS.margin), "fused": (margins, DEFAULTS.margin),
+             "dc": (dc_margins, DEFAULTS.dc_margin)}  # fmt: skip
+    # the primary path and, for the other margin field, the path that sets it (dc, else cosine)
+    companion = "cosine" if primary == "dc" else "dc"
+    kept = [primary] + ([companion] if companion in ep.paths else [])
+    sweeps = {k: _sweep(ep, k, grids[k][0], target_far, grids[k][1], thresholds) for k in kept}
     prim_acc, _, prim_far = sweeps[primary]
     other = next((k for k in sweeps if k != primary), None)
     prim_ok = np.isfinite(prim_acc)
@@ -228,8 +252,10 @@ def choose(ep: Episodes, target_far: float, thresholds: np.ndarray = THRESHOLDS,
     else:  # nothing reaches it: the most conservative point of the primary path (least FAR, highest threshold)
         i = int(np.lexsort((thresholds, -prim_far))[-1])
         met = False
-    chosen = {k: float(m[i]) if np.isfinite(acc[i]) else float(grids[k][0].max()) for k, (acc, m, _) in sweeps.items()}
-    return OpenSetParams(float(thresholds[i]), chosen["cosine"], chosen.get("dc", DEFAULTS.dc_margin)), met
+    chosen = {MARGIN_FIELD[k]: float(m[i]) if np.isfinite(acc[i]) else float(grids[k][0].max())
+              for k, (acc, m, _) in sweeps.items()}  # fmt: skip
+    return OpenSetParams(float(thresholds[i]), chosen.get("margin", DEFAULTS.margin),
+                         chosen.get("dc_margin", DEFAULTS.dc_margin)), met  # fmt: skip
 
 
 def _params(p: OpenSetParams) -> dict:

@@ -3,14 +3,15 @@
 The benchmark's results (``benchmark.json``, :func:`train.benchmark_results.load_results`) hold the
 calibration; :func:`write_open_set` stores its values in a model file, which the edge then uses
 when no ``--threshold``/``--margin``/``--dc-margin`` is given, with the ranking method the benchmark
-chose (:func:`train.open_set_eval.choose_ranking`; used unless ``--dc``/``--no-dc``). Only metadata
-changes: the weights,
+chose (:func:`train.open_set_eval.choose_ranking`; used unless ``--dc``/``--no-dc``) and, when that
+ranking is ``fused``, the model's score fusion (``crossglg.fusion``). Only metadata changes: the weights,
 hence the fingerprint support stores and base-statistics sidecars are keyed on, stay as they were
 (checked). An INT8 file quantised from a calibrated FP32 file inherits the key.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from crossglg.atomic import atomic_write
@@ -23,6 +24,7 @@ from crossglg.open_set import (
     decode_open_set,
     encode_open_set,
 )
+from crossglg.pose_features import FUSION_KEY, decode_fusion, encode_fusion
 
 EPISODES_FILE = "open_set_episodes.npz"
 
@@ -51,14 +53,28 @@ def calibration_from_results(path: str | Path, target_far: float | None = None) 
     if cal.get("primary") != ranking["chosen"]:
         redo.append(f"for {RANKING_NAMES[ranking['chosen']]} ranking")
     if not redo:
-        return {**cal, "ranking": ranking}
+        return attach_fusion({**cal, "ranking": ranking}, results)
     far = float(cal["target_far"]) if target_far is None else target_far
     episodes = p.with_name(EPISODES_FILE)
     if not episodes.is_file():
         raise ValueError(f"{p}: calibrated for target {cal['target_far']:g} with {cal.get('primary', '?')} ranking; "
                          f"recalibrating {' and '.join(redo)} needs {episodes} (written by the benchmark)")  # fmt: skip
     redone = calibrate(load_episodes(episodes), far, OpenSetParams(**cal["defaults"]), ranking)
-    return {**redone, "source": f"{cal.get('source', str(p))}; recalibrated {' and '.join(redo)}"}
+    return attach_fusion({**redone, "source": f"{cal.get('source', str(p))}; recalibrated {' and '.join(redo)}"},
+                         results)  # fmt: skip
+
+
+def attach_fusion(cal: dict, results: list[dict]) -> dict:
+    """``cal`` with the model's fusion (``"fusion"``, from the per-protocol results) when its ranking
+    is ``fused``; ``ValueError`` when the protocols disagree on it or none records it."""
+    if ranking_of(cal) != "fused":
+        return {k: v for k, v in cal.items() if k != "fusion"}
+    found = {encode_fusion(decode_fusion({FUSION_KEY: json.dumps(r["fusion"])}, where="benchmark results"))
+             for r in results if isinstance(r, dict) and isinstance(r.get("fusion"), dict)}  # fmt: skip
+    if len(found) != 1:
+        raise ValueError(f"benchmark results: fused ranking chosen, but {len(found)} distinct fusion records "
+                         "(expected one, the model's)")  # fmt: skip
+    return {**cal, "fusion": json.loads(found.pop())}
 
 
 def params_of(cal: dict) -> OpenSetParams:
@@ -98,8 +114,15 @@ def write_open_set(onnx_path: str | Path, cal: dict) -> StoredOpenSet:
     if not fingerprint:
         raise ValueError(f"{p}: no {META_PREFIX}fingerprint in its metadata (not a `crossglg-train export` model)")
     source = str(cal.get("source") or "benchmark")
-    value = encode_open_set(params_of(cal), float(cal["target_far"]), source, ranking_of(cal))
+    ranking = ranking_of(cal)
+    value = encode_open_set(params_of(cal), float(cal["target_far"]), source, ranking)
     props[META_PREFIX + OPEN_SET_KEY] = value
+    props.pop(META_PREFIX + FUSION_KEY, None)  # the values are for this ranking's score alone
+    if ranking == "fused":
+        if not isinstance(cal.get("fusion"), dict):
+            raise ValueError("open-set calibration: fused ranking without the model's fusion record")
+        fusion = decode_fusion({FUSION_KEY: json.dumps(cal["fusion"])}, where="open-set calibration")
+        props[META_PREFIX + FUSION_KEY] = encode_fusion(fusion)
     del model.metadata_props[:]
     for k, v in sorted(props.items()):
         entry = model.metadata_props.add()

@@ -68,6 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                               "actions; default: the ranking stored with the model's calibration, else DC)")  # fmt: skip
     ranking.add_argument("--no-dc", dest="dc", action="store_false",
                          help="rank by centred cosine even when the model has base statistics")
+    g.add_argument("--no-fusion", dest="fusion", action="store_false", default=None,
+                   help="match by the model's cosine alone even when the model fuses it with pose features "
+                        "(default: the model's fusion)")  # fmt: skip
     g.add_argument("--no-center", action="store_true",
                    help="match by raw cosine even when the model carries an embedding centre")  # fmt: skip
     g.add_argument("--window", type=int, default=WindowConfig.frames, metavar="FRAMES", help="window length at 30 fps (default %(default)s)")
@@ -98,7 +101,7 @@ def build_pipeline(args: argparse.Namespace, stack: ExitStack) -> tuple[Pipeline
     warnings.simplefilter("ignore", InsecureEndpointWarning)
     say = status_line("run")
     engine = stack.enter_context(open_model_arg(args.model, args.threads, say))
-    chosen = choose_open_set(engine.meta, args.threshold, args.margin, args.dc_margin, args.dc)
+    chosen = choose_open_set(engine.meta, args.threshold, args.margin, args.dc_margin, args.dc, args.fusion)
     say(chosen.line)
     store = open_support_store(args.store or default_store_dir(), engine)
     source = source_from_args(args)

@@ -29,6 +29,7 @@ from crossglg.model_meta import (
     decode_classes,
 )
 from crossglg.open_set import StoredOpenSet, decode_open_set
+from crossglg.pose_features import Fusion, decode_fusion
 
 __all__ = ["EMBEDDING_NAME", "INPUT_NAME", "LOGITS_NAME", "META_PREFIX", "Engine", "EngineBase",
            "EngineUnavailableError", "ModelMeta", "check_window"]
@@ -54,7 +55,8 @@ class ModelMeta:
         bodies: M, the number of bodies per window (1 on the edge).
         extra: any further ``crossglg.*`` keys, kept verbatim (strings); ``embedding_center``
             (JSON list of D floats, see :attr:`embedding_center`) is one of them, ``open_set``
-            (calibrated open-set thresholds, see :attr:`open_set`) another.
+            (calibrated open-set thresholds, see :attr:`open_set`) another, ``fusion`` (score
+            fusion with pose features, see :attr:`fusion`) a third.
     """
 
     classes: tuple[str, ...] = ()
@@ -76,6 +78,7 @@ class ModelMeta:
             raise ValueError(f"model metadata: bodies must be >= 1, got {self.bodies}")
         decode_center(dict(self.extra), self.embedding_dim, where="model metadata")  # fail at load, not per window
         decode_open_set(self.extra, where="model metadata")
+        decode_fusion(self.extra, where="model metadata")
 
     @property
     def embedding_center(self) -> np.ndarray | None:
@@ -87,6 +90,11 @@ class ModelMeta:
     def open_set(self) -> StoredOpenSet | None:
         """Open-set thresholds calibrated for this model (:mod:`crossglg.open_set`), or None."""
         return decode_open_set(self.extra, where="model metadata")
+
+    @property
+    def fusion(self) -> Fusion | None:
+        """How this model's matcher fuses its cosine with pose features (:mod:`crossglg.pose_features`), or None."""
+        return decode_fusion(self.extra, where="model metadata")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the sidecar format)."""

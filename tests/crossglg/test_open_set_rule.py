@@ -70,13 +70,13 @@ def test_metadata_codec_round_trip_and_clear_errors() -> None:
     for ranking in ("cosine", "dc"):
         back = decode_open_set({OPEN_SET_KEY: encode_open_set(OpenSetParams(0.42, 0.04, 0.35), 0.1, "b", ranking)})
         assert back is not None and back.ranking == ranking and back.params == OpenSetParams(0.42, 0.04, 0.35)
-    with pytest.raises(ValueError, match="ranking must be one of 'cosine', 'dc', got 'dtw'"):
+    with pytest.raises(ValueError, match="ranking must be one of 'cosine', 'dc', 'fused', got 'dtw'"):
         encode_open_set(OpenSetParams(), 0.1, "b", "dtw")
     cases = {"not JSON": "{", "JSON object": "[0.4]", "no threshold": json.dumps({"margin": 0.1}),
              "threshold must be a finite": json.dumps({"threshold": "0.4"}),
              "target_far must be": json.dumps({"threshold": 0.4, "target_far": 3}),
              "dc_margin must be a number in": json.dumps({"threshold": 0.4, "dc_margin": 1.5}),
-             r"ranking must be one of 'cosine', 'dc', got 'DC'": json.dumps({"threshold": 0.4, "ranking": "DC"}),
+             r"ranking must be one of 'cosine', 'dc', 'fused', got 'DC'": json.dumps({"threshold": 0.4, "ranking": "DC"}),
              r"ranking must be one of .*got 1": json.dumps({"threshold": 0.4, "ranking": 1})}  # fmt: skip
     for needle, value in cases.items():
         with pytest.raises(ValueError, match=f"m.onnx: {OPEN_SET_KEY}.*{needle}"):

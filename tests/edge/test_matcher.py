@@ -153,3 +153,45 @@ def test_dc_is_deterministic_accepts_diagonal_and_npz(tmp_path) -> None:
     assert r.state == "unknown" and r.reason == "below_threshold"
 
 
+
+
+def test_fused_matching_is_the_weighted_mean_of_both_cosines() -> None:
+    from crossglg.pose_features import Fusion
+
+    rng = np.random.default_rng(5)
+    sup, centres = make_support(k=3, per=2)
+    poses = tuple(rng.normal(size=(2, 12)).astype(np.float32) for _ in range(3))
+    fused_sup = SupportSet(sup.slugs, sup.labels, sup.embeddings, poses)
+    center = rng.normal(0, 0.1, D).astype(np.float32)
+    q, qp = rng.normal(size=(5, D)).astype(np.float32), rng.normal(size=(5, 12)).astype(np.float32)
+    plain = Matcher(sup, MatcherConfig(), center=center)
+    m = Matcher(fused_sup, MatcherConfig(fusion=Fusion(0.3)), center=center)
+    assert (plain.method, m.method, m.wants_poses, plain.wants_poses) == ("cosine", "fused", True, False)
+    # by hand: per exemplar 0.3 * centred cosine + 0.7 * pose cosine, then the max over each action's exemplars
+    e = unit(np.concatenate(sup.embeddings) - center)
+    p = unit(np.concatenate(poses))
+    sim = 0.3 * (unit(q - center) @ e.T) + 0.7 * (unit(qp) @ p.T)
+    want = np.stack([sim[:, 2 * k : 2 * k + 2].max(axis=1) for k in range(3)], axis=1)
+    rank, cos = m.scores(q, qp)
+    assert np.allclose(cos, want, atol=1e-5) and np.array_equal(rank, cos)
+    assert np.allclose(Matcher(fused_sup, MatcherConfig(fusion=Fusion(1.0)), center=center).scores(q, qp)[1],
+                       plain.scores(q)[1], atol=1e-6)  # weight 1: the model alone  # fmt: skip
+    with pytest.raises(ValueError, match="fuses scores with pose features; none were given"):
+        m.scores(q)
+    with pytest.raises(ValueError, match="pose features must be finite"):
+        m.scores(q, np.full_like(qp, np.nan))
+    # without the support's pose features there is nothing to fuse: plain cosine
+    assert Matcher(sup, MatcherConfig(fusion=Fusion(0.3)), center=center).method == "cosine"
+    with pytest.raises(ValueError, match="one row per exemplar"):
+        SupportSet(sup.slugs, sup.labels, sup.embeddings, poses[:2])
+
+
+def test_fusion_takes_precedence_over_distribution_calibration() -> None:
+    from crossglg.pose_features import Fusion
+
+    sup, stats, _q, _y = _dc_case(0)
+    poses = tuple(np.ones((e.shape[0], 6), np.float32) for e in sup.embeddings)
+    fused = SupportSet(sup.slugs, sup.labels, sup.embeddings, poses)
+    assert Matcher(sup, MatcherConfig(), base_stats=stats).method == "dc"
+    m = Matcher(fused, MatcherConfig(fusion=Fusion(0.5)), base_stats=stats)
+    assert m.method == "fused" and m.dc is None

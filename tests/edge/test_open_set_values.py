@@ -88,3 +88,26 @@ def test_ranking_flag_beats_model_beats_built_in() -> None:
         assert (chosen.use_dc, chosen.origin["ranking"]) == (flag, "flag") and chosen.line.endswith(f"({want})")
         assert chosen.params == (m.open_set.params if m.open_set else OpenSetParams())  # thresholds untouched
     assert all("\n" not in c.line for c in (cosine, dc))
+
+
+def test_a_fused_model_ranks_by_its_fused_score_unless_told_otherwise() -> None:
+    from crossglg.pose_features import FUSION_KEY, Fusion, encode_fusion
+
+    fused = _meta(**{OPEN_SET_KEY: encode_open_set(OpenSetParams(0.6, 0.03, 0.35), 0.2, "b", "fused"),
+                     FUSION_KEY: encode_fusion(Fusion(0.45))})  # fmt: skip
+    assert fused.fusion == Fusion(0.45)
+    c = choose_open_set(fused)
+    assert (c.fusion, c.use_dc, c.origin["ranking"]) == (Fusion(0.45), False, "model")
+    assert c.matcher_config().fusion == Fusion(0.45) and c.params == OpenSetParams(0.6, 0.03, 0.35)
+    assert "ranking: centred cosine fused with pose features (weight 0.45 learned, 0.55 pose" in c.line
+    off = choose_open_set(fused, fusion=False)
+    assert off.fusion is None and off.matcher_config().fusion is None
+    assert "--no-fusion: the model's calibrated values are for its fused score" in off.line
+    by_dc = choose_open_set(fused, dc=True)
+    assert (by_dc.fusion, by_dc.use_dc) == (None, True)
+    # a fused calibration without the fusion record: plain centred cosine, and the line says why
+    orphan = choose_open_set(_meta(**{OPEN_SET_KEY: encode_open_set(OpenSetParams(0.6, 0.03, 0.35), 0.2, "b", "fused")}))
+    assert (orphan.fusion, orphan.use_dc) == (None, False) and "no fusion record" in orphan.line
+    assert choose_open_set(_meta()).fusion is None
+    with pytest.raises(ValueError, match=r"model metadata: fusion.weight must be a number"):
+        _meta(**{FUSION_KEY: '{"weight": "half"}'})

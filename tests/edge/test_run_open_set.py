@@ -10,6 +10,7 @@ The calibration stores ranking "cosine": it wins over the built-in DC, and --dc 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -110,3 +111,33 @@ def test_run_uses_the_models_calibrated_values_and_flags_win(tmp_path: Path, dat
             "carries no calibrated values); ranking: distribution calibration when the model has base statistics "
             "(built-in)") in proc.stderr.splitlines(), proc.stderr
     assert not _ranked_by_cosine(labels)  # today's behaviour: DC whenever base statistics are present
+
+
+def test_a_model_with_score_fusion_matches_on_pose_features_too(tmp_path: Path, data_dir: Path) -> None:
+    """The fused ranking and its fusion record in the model: `run` says so, every window's cosine is the
+    fused one (it differs from --no-fusion's on the same windows), and walks are still recognised."""
+    from crossglg.pose_features import Fusion, encode_fusion
+    from train.open_set_meta import write_open_set
+
+    model = tmp_path / "fused.onnx"
+    shutil.copyfile(ASSET, model)
+    cal = {**CAL, "params": {"threshold": 0.2, "margin": 0.0, "dc_margin": 0.3}, "ranking": {"chosen": "fused"},
+           "fusion": json.loads(encode_fusion(Fusion(0.5, source="test")))}  # fmt: skip
+    assert write_open_set(model, cal).ranking == "fused"
+    store = tmp_path / "store"
+    with open_model(ASSET, threads=1) as engine:
+        s = open_support_store(store, engine)
+        enroll_file(s, engine, utd(data_dir, 1, 1), "swipe left")
+        enroll_file(s, engine, utd(data_dir, 23, 1), "walk")
+    query = tmp_path / "walks.npz"
+    playlist([utd(data_dir, 23, 2), utd(data_dir, 23, 3)], query)
+    proc, fused = _run(model, store, query)
+    assert "; ranking: centred cosine fused with pose features (weight 0.5 learned, 0.5 pose; --no-fusion: the " \
+           "model alone)" in proc.stderr, proc.stderr
+    proc, alone = _run(model, store, query, "--no-fusion")
+    assert "--no-fusion: the model's calibrated values are for its fused score" in proc.stderr, proc.stderr
+    by_time = {p["t_frame"]: p["cosine"] for p in alone if p["cosine"] is not None}
+    pairs = [(p["cosine"], by_time[p["t_frame"]]) for p in fused if p["cosine"] is not None and p["t_frame"] in by_time]
+    assert len(pairs) >= 5 and all(abs(a - b) > 1e-3 for a, b in pairs[:5])
+    walks = [p for p in fused if p["state"] == "action"]
+    assert walks and sum(p["label"] == "walk" for p in walks) >= 0.8 * len(walks), [p["label"] for p in walks]

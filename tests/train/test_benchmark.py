@@ -112,32 +112,41 @@ def test_benchmark_command_on_a_tiny_held_out_model(data_dir: Path, tmp_path: Pa
     doc_json = json.loads((tmp_path / "bench" / "benchmark.json").read_text())
     res = doc_json["protocols"][0]
     assert res["protocol"] == "bench-florence9" and res["novel_classes"] == 9 and res["queries"] == 27
-    for m in ("cosine", "cosine_centered", "dc", "dtw", "pose_cosine"):
+    for m in ("cosine", "cosine_centered", "dc", "fused", "dtw", "pose_cosine"):
         assert 0.0 <= res[m]["fixed"] <= 1.0 and len(res[m]["draws"]) == 3
+    # the fusion weight comes from the model's own base clips (4 per class), never from the novel ones
+    fusion = res["fusion"]
+    assert 0.0 < fusion["weight"] < 1.0 and fusion["w"] == 0.5 and "protocol bench-heldout" in fusion["source"]
     # the same episodes for every method: the non-learned baselines are far above chance (1/9)
     assert res["dtw"]["random"]["mean"] > 0.3 and res["pose_cosine"]["random"]["mean"] > 0.3
     # open set: the edge's DC and cosine paths at the defaults, then calibrated on the 4 episodes
     o = res["open_set"]
     assert o["enrolled_classes"] == 4 or o["enrolled_classes"] == 5
-    assert o["reference"] == {"threshold": 0.5, "margin": 0.05, "dc_margin": 0.2} and {"dc", "cosine"} <= set(o)
+    assert o["reference"] == {"threshold": 0.5, "margin": 0.05, "dc_margin": 0.2} and {"dc", "cosine", "fused"} <= set(o)
     cal = doc_json["open_set_calibration"]
     assert cal["episodes"] == 4 and cal["protocols"] == ["bench-florence9"]
     # the ranking decision from this run's own closed-set figures, the calibration's primary path
     rk = cal["ranking"]
-    assert (rk["dc_mean"], rk["cosine_centered_mean"]) == (res["dc"]["random"]["mean"], res["cosine_centered"]["random"]["mean"])
-    assert cal["primary"] == rk["chosen"] == ("dc" if rk["dc_mean"] > rk["cosine_centered_mean"] else "cosine")
+    means = {"dc": res["dc"]["random"]["mean"], "cosine": res["cosine_centered"]["random"]["mean"],
+             "fused": res["fused"]["random"]["mean"]}
+    assert (rk["dc_mean"], rk["cosine_centered_mean"], rk["fused_mean"]) == (means["dc"], means["cosine"], means["fused"])
+    best = max(means.values())
+    assert cal["primary"] == rk["chosen"] and means[rk["chosen"]] == best
+    assert rk["chosen"] == "cosine" or means[rk["chosen"]] > means["cosine"]  # ties go to centred cosine
     at = cal["pooled"]["calibrated"]
     if cal["target_met"]:
-        assert at["dc"]["false_accept"]["mean"] <= 0.25 + 1e-9 and at["cosine"]["false_accept"]["mean"] <= 0.25 + 1e-9
+        assert at[rk["chosen"]]["false_accept"]["mean"] <= 0.25 + 1e-9
     assert cal["pooled"]["defaults"]["dc"] == o["dc"]  # the protocol's own figures at the same values
     stored = json.loads(read_onnx_metadata(model)["open_set"])
     assert {k: stored[k] for k in ("threshold", "margin", "dc_margin")} == cal["params"]
     assert stored["target_far"] == 0.25 and "bench-florence9" in stored["source"] and stored["ranking"] == rk["chosen"]
+    written = read_onnx_metadata(model).get("fusion")  # the fusion record travels only with a fused ranking
+    assert (json.loads(written)["weight"] == fusion["weight"]) if rk["chosen"] == "fused" else written is None
     assert read_onnx_metadata(model)["fingerprint"] == read_onnx_metadata(ASSET)["fingerprint"]
     assert (tmp_path / "bench" / "open_set_episodes.npz").is_file()
     text = doc.read_text()
     assert "bench-florence9" in text and "| mean |" in text and "bench-florence9 (calibrated) | dc |" in text
-    assert "| ranking decision | centred cosine mean % | DC mean % | chosen |" in text
+    assert "| ranking decision | centred cosine mean % | DC mean % | fused mean % | chosen |" in text
     # a model trained on a protocol's novel classes (or the same actions elsewhere) is refused
     starter = get_protocol("starter-all")
     with pytest.raises(ValueError, match="held-out classes"):

@@ -215,3 +215,52 @@ def test_existing_benchmark_files_get_the_ranking_decision(tmp_path: Path, capsy
     assert kept["params"] == old["params"] and kept["source"] == "benchmark of x.pt" and kept["ranking"]["chosen"] == "dc"
     assert main(["calibrate-open-set", str(bench), "--into", str(model)]) == 0
     assert json.loads(read_onnx_metadata(model)["open_set"])["ranking"] == "dc"
+
+
+def test_a_fused_ranking_is_calibrated_on_its_own_scores_and_written_with_the_fusion(tmp_path: Path) -> None:
+    from crossglg.pose_features import Fusion, encode_fusion
+    from edge.engines.onnx import OnnxEngine
+    from edge.open_set_values import choose_open_set
+    from train.benchmark import open_set_markdown
+    from train.benchmark_results import results_document
+    from train.open_set_meta import calibration_from_results, write_open_set
+
+    # embeddings that barely separate classes, pose features that do: only the fused path can be calibrated well
+    rng = np.random.default_rng(2)
+    labels = np.repeat(np.arange(6), 8)
+    feats = rng.normal(size=(labels.size, 16)).astype(np.float32)
+    poses = (np.eye(6, 24)[labels] * 3 + rng.normal(0, 0.3, (labels.size, 24))).astype(np.float32)
+    fusion = Fusion(0.3)
+    ep = open_set_episodes(feats, labels, None, None, 6, 0, "p", poses=poses, fusion=fusion)
+    assert set(ep.paths) == {"cosine", "fused"}
+    fused_right, cos_right = ep.paths["fused"].correct[ep.known].mean(), ep.paths["cosine"].correct[ep.known].mean()
+    assert fused_right > 0.9 and fused_right > cos_right + 0.3  # enrolled queries ranked to their own action
+
+    def protocol(name: str, fused: float) -> dict:
+        return {**_protocol(name, 0.5, 0.4), "fused": {"random": {"mean": fused}},
+                "fusion": json.loads(encode_fusion(fusion))}  # fmt: skip
+
+    ranking = choose_ranking([protocol("a", 0.7), protocol("b", 0.6)])
+    assert ranking["chosen"] == "fused" and ranking["fused_mean"] == pytest.approx(0.65)
+    assert choose_ranking([protocol("a", 0.5)])["chosen"] == "cosine"  # a tie is no help
+    cal = calibrate(ep, 0.1, ranking=ranking)
+    assert cal["primary"] == "fused" and cal["target_met"]
+    fused_acc = cal["pooled"]["calibrated"]["fused"]["known_accuracy"]["mean"]
+    assert fused_acc > 0.8 and cal["pooled"]["calibrated"]["fused"]["false_accept"]["mean"] <= 0.1
+    assert "| 1 protocol(s) | 50.0 | 40.0 | 65.0 | centred cosine fused with pose features |" in open_set_markdown(
+        {**cal, "ranking": {**ranking, "protocols": ["a"]}})
+    bench = tmp_path / "benchmark.json"
+    bench.write_text(json.dumps(results_document([protocol("a", 0.7), protocol("b", 0.6)], cal, "x.pt", "cmd")))
+    got = calibration_from_results(bench)
+    assert got["fusion"]["weight"] == 0.3 and got["params"] == cal["params"]
+    model = tmp_path / "m.onnx"
+    shutil.copyfile(ASSET, model)
+    write_open_set(model, got)
+    with OnnxEngine(model) as engine:  # what the edge reads back: fused ranking at the calibrated values
+        chosen = choose_open_set(engine.meta)
+    assert chosen.fusion == Fusion(0.3) and chosen.params.threshold == cal["params"]["threshold"]
+    # recalibrated for another ranking, the fusion record goes: the values are for that score alone
+    write_open_set(model, {**got, "ranking": {**ranking, "chosen": "cosine"}})
+    assert "fusion" not in read_onnx_metadata(model)
+    with pytest.raises(ValueError, match="fused ranking without the model's fusion record"):
+        write_open_set(model, {k: v for k, v in got.items() if k != "fusion"})

@@ -13,29 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from crossglg.atomic import atomic_path
-from crossglg.preprocess import fill_missing, select_bodies, valid_range, validate_sequence
-from crossglg.skeleton.layouts import NTU25, Layout
-
-
-def normalize_for_dtw(seq: np.ndarray, layout: Layout = NTU25) -> np.ndarray:
-    """Raw ``(T, M, V, 3)`` -> normalised main body ``(T', V*3)`` float32 over its valid frames."""
-    arr = select_bodies(validate_sequence(seq, layout), 1)
-    start, stop = valid_range(arr)
-    body = fill_missing(arr[start:stop, 0].copy(), layout)  # (T, V, 3)
-    hip = layout.index("SpineBase") if layout is NTU25 else layout.center
-    body = body - body[0, hip]
-    lo, up = layout.spine_pair
-    torso = np.linalg.norm(body[:, up] - body[:, lo], axis=-1)
-    torso = torso[torso > 1e-4]
-    if torso.size:
-        body = body / float(np.median(torso))
-    hl, hr = layout.hip_pair
-    d = body[0, hr] - body[0, hl]
-    ang = np.arctan2(d[2], d[0])  # angle of the hip line in the x-z (ground) plane
-    c, s = np.cos(ang), np.sin(ang)
-    rot_y = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]], dtype=np.float32)  # maps d onto +x
-    body = body @ rot_y.T
-    return np.ascontiguousarray(body.reshape(body.shape[0], -1), dtype=np.float32)
+from crossglg.pose_features import normalize_pose as normalize_for_dtw  # the shared normalisation (core)
 
 
 def dtw_batch(a: list[np.ndarray], b: list[np.ndarray], band: float = 0.1) -> np.ndarray:

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from train.benchmark_results import results_document
     from train.open_set_eval import calibrate, choose_ranking, concat, save_episodes
-    from train.open_set_meta import EPISODES_FILE, describe, write_open_set
+    from train.open_set_meta import EPISODES_FILE, attach_fusion, describe, write_open_set
 
     if (args.checkpoint is None) != args.baselines_only:
         raise ValueError("give a checkpoint, or --baselines-only without one")
@@ -113,14 +113,16 @@ def run(args: argparse.Namespace) -> int:
     if episodes:
         pooled = concat(episodes)
         save_episodes(pooled, out / EPISODES_FILE)
-        cal = calibrate(pooled, args.target_far, reference, choose_ranking(results))
+        cal = attach_fusion(calibrate(pooled, args.target_far, reference, choose_ranking(results)), results)
         cal["source"] = (f"benchmark of {args.checkpoint}: {', '.join(args.protocols)}, "
                          f"{pooled.count} episodes")  # fmt: skip
         save_json(results_document(results, cal, args.checkpoint, command), out / "benchmark.json")
         p, rk = cal["params"], cal["ranking"]
         if rk["dc_mean"] is not None:
-            print(f"ranking: {rk['chosen']} (random-draw mean over {len(rk['protocols'])} protocol(s): DC "
-                  f"{100 * rk['dc_mean']:.1f}, centred cosine {100 * rk['cosine_centered_mean']:.1f})", flush=True)
+            means = ", ".join(f"{m} {100 * rk[f'{m}_mean']:.1f}" for m in ("dc", "cosine_centered", "fused")
+                              if rk.get(f"{m}_mean") is not None)  # fmt: skip
+            print(f"ranking: {rk['chosen']} (random-draw mean over {len(rk['protocols'])} protocol(s): {means})",
+                  flush=True)  # fmt: skip
         print(f"open set: threshold {p['threshold']:g}, margin {p['margin']:g}, DC margin {p['dc_margin']:g} for "
               f"false accepts <= {100 * args.target_far:g}%"
               f"{'' if cal['target_met'] else ' (target NOT reached on the grid)'}", flush=True)  # fmt: skip
