@@ -14,8 +14,9 @@ unless every check passed. Files of an earlier ship that the new registry no lon
 ``--open-set-from runs/benchmark/benchmark.json`` stores the benchmark's calibrated open-set values
 (``crossglg.open_set`` metadata, :mod:`train.open_set_meta`) in the FP32 file before quantising, so
 the INT8 file carries them too; the edge then uses them when no ``--threshold``/``--margin`` is given.
-The ranking method (DC only when it beat centred cosine on the benchmark's protocols) travels with
-them; a benchmark.json calibrated before that decision is recalibrated from its saved episodes.
+The ranking method (the best of centred cosine, DC and the fused score on the benchmark's
+protocols) travels with them; with a fused ranking the fusion weight is this checkpoint's own
+(:func:`train.fusion.checkpoint_fusion`, from its base clips), the thresholds the benchmark's; a benchmark.json calibrated before that decision is recalibrated from its saved episodes.
 The starter trains on every class, so it cannot be benchmarked itself: the values come from the
 benchmark of its recipe-mate held out from the protocols' novel classes (protocol bench-heldout).
 """
@@ -138,12 +139,13 @@ def verify_installed(dest: Path) -> None:
             aids = matching_aids(eng)
             if m.base_stats is not None and aids.base_stats is None:
                 raise ValueError(f"{m.name}: base statistics not picked up")
-            stored = eng.meta.open_set
+            stored, fusion = eng.meta.open_set, eng.meta.fusion
         log(f"verified {m.name}: {m.model.path} ({m.model.size / 1e6:.2f} MB, sha256 ok, {m.classes} classes, "
             f"DC statistics {'yes' if aids.base_stats is not None else 'no'}, centre "
             f"{'yes' if aids.center is not None else 'no'}, open-set values "
             f"{'built-in defaults' if stored is None else 'calibrated'}"
-            f"{'' if stored is None or stored.ranking is None else f', ranking {stored.ranking}'})")  # fmt: skip
+            f"{'' if stored is None or stored.ranking is None else f', ranking {stored.ranking}'}"
+            f"{'' if fusion is None else f', fusion weight {fusion.weight:.3f}'})")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,6 +180,14 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"ship_starter: --open-set-from: {exc}") from None
     elif args.target_far is not None:
         raise SystemExit("ship_starter: --target-far needs --open-set-from")
+    if open_set is not None and open_set.get("fusion") is not None:  # fused ranking: this model's own weight
+        from crossglg.pose_features import encode_fusion
+        from train.fusion import checkpoint_fusion
+
+        own = checkpoint_fusion(args.checkpoint, args.data_root)
+        log(f"score fusion: weight {own.weight:.3f} learned from this checkpoint's base clips ({own.source}); "
+            f"the benchmark model's was {open_set['fusion']['weight']:.3f}")  # fmt: skip
+        open_set = {**open_set, "fusion": json.loads(encode_fusion(own))}
     protocol = args.protocol or str(load_checkpoint(args.checkpoint).get("protocol") or "")
     if not protocol:
         raise SystemExit("ship_starter: the checkpoint names no protocol; pass --protocol")

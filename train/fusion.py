@@ -63,3 +63,19 @@ def base_fusion(ckpt: dict, model, cfg, data_root: str | Path, center: np.ndarra
     poses = pose_matrix([s.load() for s in own.train])
     return fusion_from_base(feats, center, poses, source=f"spreads of {len(own.train)} clips of protocol "
                                                          f"{ckpt['protocol']} ({per_class} per base class), w={PRIOR_W:g}")
+
+
+def checkpoint_fusion(ckpt_path: str | Path, data_root: str | Path, per_class: int = BASE_PER_CLASS) -> Fusion:
+    """:func:`base_fusion` of a checkpoint file (its centre from its base statistics; a checkpoint
+    without them, e.g. ``last.pt``, is refused: its centre would be guessed)."""
+    from crossglg.oneshot import center_from_stats
+
+    from .checkpoint import load_checkpoint
+    from .evaluate import load_model, stats_from_checkpoint
+
+    ckpt = load_checkpoint(ckpt_path, map_location="cpu")
+    stats = stats_from_checkpoint(ckpt)
+    if stats is None:
+        raise ValueError(f"{ckpt_path}: no base statistics (not a final checkpoint?): its embedding centre is unknown")
+    model, cfg = load_model(ckpt, "cpu")
+    return base_fusion(ckpt, model, cfg, data_root, center_from_stats(stats), per_class)

@@ -51,12 +51,14 @@ def test_ship_installs_fp32_int8_and_statistics(tiny_checkpoint: Path, data_dir:
     card = tmp_path / "card.md"
     card.write_text("# Model card\n")
     bench = tmp_path / "benchmark.json"  # what `crossglg-train benchmark` of the recipe-mate wrote
-    protocols = [{"protocol": p, "cosine_centered": {"random": {"mean": c}}, "dc": {"random": {"mean": d}}}
-                 for p, c, d in (("bench-utd9", 0.85, 0.83), ("bench-kard18", 0.736, 0.682))]  # DC hurts
+    bench_fusion = {"weight": 0.77, "frames": 64, "features": "pose-resample64/1", "source": "heldout base clips"}
+    protocols = [{"protocol": p, "cosine_centered": {"random": {"mean": c}}, "dc": {"random": {"mean": d}},
+                  "fused": {"random": {"mean": f}}, "fusion": bench_fusion}
+                 for p, c, d, f in (("bench-utd9", 0.85, 0.83, 0.92), ("bench-kard18", 0.736, 0.682, 0.83))]  # fmt: skip
     bench.write_text(json.dumps({"format": "crossglg-benchmark/2", "model": "heldout.pt", "command": "c",
                                  "protocols": protocols,
                                  "open_set_calibration": {"target_far": 0.1, "target_met": True, "source": "bench of h",
-                                                          "primary": "cosine",
+                                                          "primary": "fused",
                                                           "params": {"threshold": 0.41, "margin": 0.06, "dc_margin": 0.3}}}))  # fmt: skip
     code = ship_starter.main([str(tiny_checkpoint), "--data-root", str(data_dir), "--dest", str(dest),
                               "--windows", "8", "--min-cosine", "0.9", "--model-card", str(card),
@@ -64,8 +66,13 @@ def test_ship_installs_fp32_int8_and_statistics(tiny_checkpoint: Path, data_dir:
     assert code == 0
     said = capsys.readouterr().out
     assert "open-set values in starter.onnx (INT8 inherits them): threshold 0.41, margin 0.06" in said
-    assert ", ranking centred cosine (bench of h)" in said
-    assert said.count("open-set values calibrated, ranking cosine") == 2  # both installed files, read back by the edge loader
+    assert ", ranking centred cosine fused with pose features (bench of h)" in said
+    # the fusion weight is this checkpoint's own, from its base clips, not the benchmark model's 0.77
+    line = next(ln for ln in said.splitlines() if ln.startswith("score fusion: weight "))
+    own = float(line.split()[3])
+    assert "from this checkpoint's base clips" in line and "the benchmark model's was 0.770" in line and own != 0.77
+    # both installed files, read back by the edge loader
+    assert said.count(f"open-set values calibrated, ranking fused, fusion weight {own:.3f}") == 2
     assert "crossglg-calib quantize" in said and "mean cosine" in said and "verified starter-int8" in said
     assert sorted(p.name for p in dest.iterdir()) == ["model-card.md", "models.json", "starter-int8.onnx",
                                                       "starter.onnx", "starter.onnx.basestats.npz"]  # fmt: skip
@@ -77,7 +84,8 @@ def test_ship_installs_fp32_int8_and_statistics(tiny_checkpoint: Path, data_dir:
         assert m["base_stats"] == "starter.onnx.basestats.npz" and "research use only" in m["licence"]
         stored = json.loads(read_onnx_metadata(dest / m["file"])["open_set"])
         assert (stored["threshold"], stored["margin"], stored["dc_margin"], stored["source"]) == (0.41, 0.06, 0.3, "bench of h")
-        assert stored["ranking"] == "cosine"  # the benchmark's decision: DC did not help
+        assert stored["ranking"] == "fused"  # the benchmark's decision: the fused score did best
+        assert round(json.loads(read_onnx_metadata(dest / m["file"])["fusion"])["weight"], 3) == own
     with np.load(dest / "starter.onnx.basestats.npz", allow_pickle=False) as z:
         assert str(z["cov_form"]) == "lowrank" and z["means"].dtype == np.float32
     assert load_base_stats_file(dest / "starter.onnx.basestats.npz").means.shape[0] == 4
