@@ -22,7 +22,9 @@ import argparse
 import json
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from edge.client import subscribe  # noqa: E402
+from edge.engines import EngineBase  # noqa: E402
 from edge.enrollment import enroll_recording  # noqa: E402
 from edge.open_set_values import choose_open_set  # noqa: E402
 from edge.pipeline import Pipeline, PipelineConfig  # noqa: E402
@@ -38,6 +41,7 @@ from edge.publisher import Publisher, PublisherConfig  # noqa: E402
 from edge.runtime import open_model, open_support_store  # noqa: E402
 from edge.skeleton_files import load_skeleton_file  # noqa: E402
 from edge.sources import Source  # noqa: E402
+from edge.store import SupportStore  # noqa: E402
 
 NOVEL = (3, 6, 9, 12, 15, 18, 21, 24, 27)
 FPS = 30.0
@@ -47,20 +51,64 @@ def utd(root: Path, action: int, subject: int, trial: int) -> Path:
     return root / "utd_mhad" / "Skeleton" / f"a{action}_s{subject}_t{trial}_skeleton.mat"
 
 
+def write_stream(parts: Sequence[tuple[str, Sequence[np.ndarray]]], out: Path,
+                 fps: float = FPS) -> list[tuple[str, float, float]]:  # fmt: skip
+    """Labelled clips ``(T, 1, 25, 3)`` back to back, segment after segment -> ``out`` (.npz with
+    ``joints`` and ``fps``); returns the segments ``(label, t0, t1)`` in seconds."""
+    arrays, segments, t = [], [], 0.0
+    for label, clips in parts:
+        start = t
+        for joints in clips:
+            arrays.append(joints)
+            t += len(joints) / fps
+        segments.append((label, start, t))
+    np.savez(out, joints=np.concatenate(arrays).astype(np.float32), fps=np.float64(fps))
+    return segments
+
+
 def build_stream(root: Path, subject: int, out: Path) -> list[tuple[str, float, float]]:
     """The subject's trials of the novel actions back to back -> ``out`` (.npz); segments (label, t0, t1)."""
-    parts, segments, t = [], [], 0.0
-    for a in NOVEL:
-        start = t
-        for trial in (1, 2, 3, 4):
-            p = utd(root, a, subject, trial)
-            if p.exists():
-                joints = load_skeleton_file(p).joints[:, :1]
-                parts.append(joints)
-                t += len(joints) / FPS
-        segments.append((f"a{a}", start, t))
-    np.savez(out, joints=np.concatenate(parts).astype(np.float32), fps=np.float64(FPS))
-    return segments
+    parts = [(f"a{a}", [load_skeleton_file(p).joints[:, :1] for trial in (1, 2, 3, 4)
+                        if (p := utd(root, a, subject, trial)).exists()]) for a in NOVEL]  # fmt: skip
+    return write_stream(parts, out)
+
+
+def replay(engine: EngineBase, store: SupportStore, stream: Path, cfg: PipelineConfig,
+           source: str = "bench") -> tuple[list[dict], list[dict], str]:  # fmt: skip
+    """``stream`` through the real pipeline (publisher, a subscriber on loopback receiving while it
+    runs): ``(label payloads, event payloads, the matcher's method)``. ``RuntimeError`` when a
+    published label or event did not arrive (the figures would be wrong)."""
+    topics = [f"crossglg.v1.{kind}.{source}" for kind in ("label", "event", "hb")]
+    got: dict[str, list[dict]] = {"label": [], "event": []}
+    with Publisher(PublisherConfig(endpoint="tcp://127.0.0.1:*", source=source)) as pub, \
+            subscribe(pub.endpoint, topics=topics) as sub:
+        for _ in range(200):  # slow joiner: heartbeat until the subscriber hears one
+            pub.heartbeat()
+            if sub.recv(timeout=0.025) is not None:
+                break
+        sub.drain()
+        done = threading.Event()
+
+        def receive() -> None:
+            while (m := sub.recv(timeout=0.2)) is not None or not done.is_set():
+                if m is not None and m.kind in got:
+                    got[m.kind].append(m.payload)
+
+        reader = threading.Thread(target=receive, name="bench-subscriber", daemon=True)
+        reader.start()
+        pipe = Pipeline(Source.from_skeleton_file(stream), engine, store, pub, cfg)
+        try:
+            result = pipe.run()
+        finally:
+            done.set()
+            reader.join()
+        stats = pipe.recognizer.stats
+        if result.reason == "error":
+            raise RuntimeError(f"{stream}: pipeline stopped: {result.error}")
+        if len(got["label"]) != stats.labels or len(got["event"]) != stats.events or sub.missed:
+            raise RuntimeError(f"{stream}: received {len(got['label'])}/{stats.labels} labels and "
+                               f"{len(got['event'])}/{stats.events} events ({sub.missed} missed)")  # fmt: skip
+    return got["label"], got["event"], pipe.recognizer.matcher.method
 
 
 def truth_at(segments: list[tuple[str, float, float]], t0: float, t1: float) -> str | None:
@@ -103,20 +151,8 @@ def run(model: Path, root: Path, subjects: list[int], threads: int, threshold: f
         for s in subjects:
             stream = Path(tmp) / f"s{s}.npz"
             segments = build_stream(root, s, stream)
-            with Publisher(PublisherConfig(endpoint="tcp://127.0.0.1:*", source="bench")) as pub, \
-                    subscribe(pub.endpoint, topics=["crossglg.v1.label.bench"]) as sub:
-                for _ in range(200):  # slow joiner: heartbeat until the subscriber hears one
-                    pub.heartbeat()
-                    if sub.recv(timeout=0.025) is not None:
-                        break
-                sub.drain()
-                cfg = PipelineConfig(lossless=True, matcher=chosen.matcher_config())
-                pipe = Pipeline(Source.from_skeleton_file(stream), engine, store, pub, cfg)
-                pipe.run()
-                msgs = []
-                while (m := sub.recv(timeout=0.5)) is not None:
-                    if m.kind == "label":
-                        msgs.append(m.payload)
+            cfg = PipelineConfig(lossless=True, matcher=chosen.matcher_config())
+            msgs, _, _ = replay(engine, store, stream, cfg)
             span = cfg.window.frames / cfg.window.fps
             r = score(msgs, segments, span)
             per_subject[s] = {"window_accuracy": r["right"] / max(r["windows"], 1),
