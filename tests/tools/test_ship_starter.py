@@ -113,3 +113,28 @@ def test_open_set_source_without_calibration_is_refused_before_export(tmp_path: 
     old.write_text("[]")  # a --baselines-only (or earlier) benchmark: no calibration
     with pytest.raises(SystemExit, match=r"--open-set-from: .*benchmark.json: no open-set calibration"):
         ship_starter.main([str(tmp_path / "never-loaded.pt"), "--data-root", str(tmp_path), "--open-set-from", str(old)])
+
+
+def test_a_parked_weights_only_checkpoint_gets_its_statistics_back(tiny_checkpoint: Path, data_dir: Path,
+                                                                    tmp_path: Path) -> None:  # fmt: skip
+    """tools/add_base_stats.py: a checkpoint parked without base statistics (checkpoints/*/model.pt) gets
+    the same statistics training's last step computed, so it can be shipped again."""
+    import add_base_stats
+
+    from train.checkpoint import load_checkpoint, save_checkpoint
+
+    full = load_checkpoint(tiny_checkpoint)
+    parked = tmp_path / "model.pt"
+    save_checkpoint(parked, {**full, "base_stats": None})
+    add_base_stats.main([str(parked), "--data-root", str(data_dir), "--out", str(tmp_path / "final.pt"), "--no-progress",
+                         "--max-per-class", "2"])  # as the fixture's data: 2 per class  # fmt: skip
+    out = load_checkpoint(tmp_path / "final.pt")
+    back = out["base_stats"]
+    # the fixture trained on 4 classes of its protocol; the statistics cover every base class the data has
+    assert set(full["base_stats"]["classes"]) <= set(back["classes"]) and len(back["classes"]) > 4
+    means = back["means"].numpy()
+    assert means.shape == (len(back["classes"]), full["base_stats"]["means"].shape[1]) and np.isfinite(means).all()
+    assert all((out["model"][k] == v).all() for k, v in full["model"].items())  # weights untouched
+    ship_starter.export_fp32(tmp_path / "final.pt", tmp_path / "m.onnx", rank=4)  # shippable again
+    with pytest.raises(SystemExit, match="has base statistics already"):
+        add_base_stats.main([str(tmp_path / "final.pt"), "--data-root", str(data_dir), "--out", str(tmp_path / "x.pt")])
