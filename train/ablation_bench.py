@@ -21,6 +21,7 @@ from .benchmark import BASELINES, LEARNED, OpenSetConfig, check_held_out, evalua
 
 RESULT = "benchmark.json"
 METHOD_LABELS = {"cosine": "cosine 1-NN", "cosine_centered": "centred cosine 1-NN (edge)", "dc": "DC",
+                 "fused": "centred cosine fused with pose cosine",
                  "dtw": "DTW 1-NN (non-learned)", "pose_cosine": "pose cosine (non-learned)"}
 
 

@@ -46,9 +46,11 @@ def test_merge_state_keeps_the_other_invocations_runs(tmp_path: Path) -> None:
     assert merged["wall_seconds"] == 107.5 and merged["commit"] == "abc"
 
 
+# a tiny budget; embed_dim 64 (not 256): distribution calibration's eigendecompositions and logistic
+# fits grow with the embedding's size and were half of this test's time, and nothing here is about accuracy
 TINY_BENCH = ["--set", "data.frames=16", "--set", "optim.batch_size=8", "--set", "data.max_per_class=1",
-              "--set", "eval.draws=2", "--set", "eval.dc_samples=20", "--epochs", "1", "--threads", "2",
-              "--max-novel-per-class", "2", "--open-set-draws", "1"]
+              "--set", "eval.draws=2", "--set", "eval.dc_samples=20", "--set", "model.params.embed_dim=64",
+              "--epochs", "1", "--threads", "2", "--max-novel-per-class", "2", "--open-set-draws", "1"]
 
 
 @pytest.mark.realdata
@@ -76,6 +78,7 @@ def test_benchmark_form_trains_scores_resumes_and_tables(data_dir: Path, tmp_pat
     assert "mirror 0.5" in block and "metric term 1.0" in block and "protocol `bench-heldout`" in block
     assert "| InfoGCN baseline | 0 | 1 |" in block and "| CrossGLG (G2L+L2G) | 0 | 1 |" in block
     assert "| DTW 1-NN (non-learned) | – | – |" in block and "| DC | CrossGLG (G2L+L2G) | 1 |" in block
+    assert "| centred cosine fused with pose cosine | CrossGLG (G2L+L2G) | 1 |" in block  # every LEARNED method
     mtime = (out / "crossglg_s0" / "final.pt").stat().st_mtime_ns
     assert tool.main([*common, "--protocols", "bench-utd9", "bench-florence9", "bench-kard18"]) == 0
     assert (out / "crossglg_s0" / "final.pt").stat().st_mtime_ns == mtime  # finished runs are not retrained
