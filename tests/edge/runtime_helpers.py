@@ -41,6 +41,11 @@ def collect(sub: Subscription, quiet_s: float = 0.5) -> list:
     return out
 
 
+def store_bytes(root: Path) -> dict[str, bytes]:
+    """Every file under a support store: relative path -> content (to show a run changed nothing)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 def enroll_file(store: SupportStore, engine, path: Path, label: str) -> str:
     """Enroll a recorded demonstration exactly as `crossglg-edge enroll --skeleton` does."""
     return enroll_recording(store, engine, path, label)

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from runtime_helpers import collect, playlist, sync, utd
+from runtime_helpers import collect, enroll_file, playlist, store_bytes, sync, utd
 
 from edge.client import subscribe
 from edge.errors import SourceLostError
@@ -36,6 +36,8 @@ def test_dead_camera_ends_the_run_with_its_error(tmp_path: Path, data_dir: Path,
             subscribe(pub.endpoint, topics=["crossglg.v1.hb."]) as sub:
         sync(pub, sub)
         store = open_support_store(tmp_path / "store", engine)
+        enroll_file(store, engine, utd(data_dir, 23, 1), "walk")
+        before = store_bytes(store.root)
         source = DyingCamera("camera0", load_skeleton_file(utd(data_dir, 23, 2)))
         t0 = time.monotonic()
         result = Pipeline(source, engine, store, pub, PipelineConfig(realtime=True)).run()
@@ -46,6 +48,7 @@ def test_dead_camera_ends_the_run_with_its_error(tmp_path: Path, data_dir: Path,
         pub.heartbeat()
         status = [m.payload["status"] for m in collect(sub, 0.3)][-1]
     assert status["state"] == "error" and "no frame" in status["error"]
+    assert store_bytes(tmp_path / "store") == before
 
 
 def test_stop_from_another_thread_ends_a_realtime_run(tmp_path: Path, data_dir: Path, tiny_onnx: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtime_helpers import enroll_file, playlist, utd
+from runtime_helpers import enroll_file, playlist, store_bytes, utd
 from shared_helpers import free_port
 
 from edge.client import subscribe
@@ -50,10 +50,6 @@ def _one_error(proc: subprocess.CompletedProcess, code: int, *needles: str) -> s
     return errors[0]
 
 
-def _files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
 def _consistent(root: Path) -> SupportStore:
     """The store opens, every exemplar it names loads, and it holds no file it does not name."""
     store = SupportStore.open(root)
@@ -63,7 +59,7 @@ def _consistent(root: Path) -> SupportStore:
     m = json.loads((root / "manifest.json").read_text())
     named = {"manifest.json", "manifest.json.bak", *([m["embeddings_file"]] if m["embeddings_file"] else []),
              *(e["file"] for a in m["actions"] for e in a["exemplars"])}  # fmt: skip
-    assert set(_files(root)) <= named, set(_files(root)) - named
+    assert set(store_bytes(root)) <= named, set(store_bytes(root)) - named
     return store
 
 
@@ -82,7 +78,7 @@ def test_a_video_cut_mid_file(tmp_path: Path, data_dir: Path, pose_model_path: P
     (tmp_path / "cut.avi").write_bytes(data[: len(data) // 2])
     (tmp_path / "header.avi").write_bytes(data[:4096])
     store = _small_store(tmp_path, data_dir)
-    before = _files(store)
+    before = store_bytes(store)
     base = ["--model", str(MODEL), "--store", str(store), "--headless", "--pose-model", str(pose_model_path),
             "--pub", "tcp://127.0.0.1:*", "--control", "off"]  # fmt: skip
     proc = _cli("run", "--video", str(tmp_path / "cut.avi"), *base)
@@ -94,7 +90,7 @@ def test_a_video_cut_mid_file(tmp_path: Path, data_dir: Path, pose_model_path: P
     assert 0 < frames < 103 and f"ended after {frames} of" in warned[0]
     assert "@ 0x" not in proc.stderr and "error while decoding" not in proc.stderr, proc.stderr
     _one_error(_cli("run", "--video", str(tmp_path / "header.avi"), *base), 2, "header.avi", "cannot open video")
-    assert _files(store) == before
+    assert store_bytes(store) == before
 
 
 def test_a_second_runtime_on_the_same_endpoints(tmp_path: Path, data_dir: Path) -> None:
@@ -103,6 +99,7 @@ def test_a_second_runtime_on_the_same_endpoints(tmp_path: Path, data_dir: Path) 
     replay = tmp_path / "long.npz"
     playlist([utd(data_dir, a, 1) for a in range(1, 9)], replay)
     store = _small_store(tmp_path, data_dir)
+    before = store_bytes(store)
     pub, control = f"ipc://{tmp_path / 'labels.sock'}", f"tcp://127.0.0.1:{free_port()}"
     run = ["run", "--skeleton", str(replay), "--model", str(MODEL), "--store", str(store), "--headless"]
     first = _popen(*run, "--realtime", "--pub", pub, "--control", control, "--max-seconds", "60")
@@ -127,6 +124,7 @@ def test_a_second_runtime_on_the_same_endpoints(tmp_path: Path, data_dir: Path) 
         if first.poll() is None:
             first.kill()
     assert first.returncode == 0 and "stopped" in err, err
+    assert store_bytes(store) == before  # neither runtime wrote to the store
 
 
 def test_sigterm_during_enroll_leaves_the_store_as_it_was(tmp_path: Path, data_dir: Path,
@@ -134,7 +132,7 @@ def test_sigterm_during_enroll_leaves_the_store_as_it_was(tmp_path: Path, data_d
     """SIGTERM while `enroll --video` is decoding (the video file is open): one line, exit 130,
     not a byte of the store changed."""
     store = _small_store(tmp_path, data_dir)
-    before = _files(store)
+    before = store_bytes(store)
     video = data_dir / NTU_VIDEO
     p = _popen("enroll", "wave", "--video", str(video), "--model", str(MODEL), "--store", str(store),
                "--pose-model", str(pose_model_path))  # fmt: skip
@@ -150,7 +148,7 @@ def test_sigterm_during_enroll_leaves_the_store_as_it_was(tmp_path: Path, data_d
             p.kill()
     assert p.returncode == 130 and err.strip().splitlines()[-1] == "crossglg-edge enroll: interrupted", err
     assert "Traceback" not in err
-    assert _files(store) == before
+    assert store_bytes(store) == before
 
 
 def _has_open(pid: int, path: Path) -> bool:
@@ -233,13 +231,13 @@ def test_a_model_with_another_preprocessing(tmp_path: Path, data_dir: Path, tiny
     with open_model(MODEL) as old, open_model(tiny_onnx) as new:
         ids = preprocess_config_for(old.meta).id, preprocess_config_for(new.meta).id
     assert ids[0] != ids[1]
-    before = _files(store)
+    before = store_bytes(store)
     clip = str(utd(data_dir, 2, 1))
     common = ["--model", str(tiny_onnx), "--store", str(store)]
     run = ["run", "--skeleton", clip, *common, "--headless", "--pub", "tcp://127.0.0.1:*", "--control", "off"]
     _one_error(_cli(*run), 2, *ids, "actions reembed", str(tiny_onnx))
     _one_error(_cli("enroll", "clap", "--skeleton", clip, *common), 2, *ids, "actions reembed")
-    assert _files(store) == before
+    assert store_bytes(store) == before
     done = _cli("actions", "reembed", *common, "--json")
     assert done.returncode == 0 and json.loads(done.stdout)["reembedded"] == 1, done.stderr
     proc = _cli(*run)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtime_helpers import FPS, collect, enroll_file, playlist, sync, utd
+from runtime_helpers import FPS, collect, enroll_file, playlist, store_bytes, sync, utd
 from schema_check import assert_valid
 from shared_helpers import free_port
 
@@ -31,10 +31,6 @@ pytestmark = pytest.mark.realdata
 MODEL = Path(__file__).resolve().parents[1] / "assets" / "crossglg_realdata.onnx"  # the trained test encoder
 STOP_S = 8.0  # SIGSTOP length; see test_subscribers_killed_or_stopped_never_stall_the_runtime
 ISSUE_STOP_S = 30.0  # the issue's figure, at camera rate
-
-
-def _store_files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def _listener(endpoint: str, out: Path) -> subprocess.Popen:
@@ -73,7 +69,7 @@ def test_subscribers_killed_or_stopped_never_stall_the_runtime(tmp_path: Path, d
         store = open_support_store(tmp_path / "store", engine)
         for a in (1, 2, 3):
             enroll_file(store, engine, utd(data_dir, a, 6), f"action {a}")
-        before = _store_files(store.root)
+        before = store_bytes(store.root)
         procs = {k: _listener(pub.endpoint, tmp_path / f"{k}.jsonl") for k in ("killed", "stopped", "healthy")}
         try:
             assert pub.wait_for_subscribers(3, 60) == 3
@@ -107,7 +103,7 @@ def test_subscribers_killed_or_stopped_never_stall_the_runtime(tmp_path: Path, d
     # read those after SIGCONT) and, below every high-water mark, lost nothing
     assert sum(t_stop <= p["t_pub"] < t_cont for p in stopped) == during
     assert [p["seq"] for p in stopped] == [p["seq"] for p in healthy]
-    assert _store_files(tmp_path / "store") == before
+    assert store_bytes(tmp_path / "store") == before
 
 
 def _messages(path: Path) -> list[tuple[str, dict]]:
@@ -159,7 +155,7 @@ def test_a_subscriber_stopped_for_30_s_at_camera_pace(tmp_path: Path, data_dir: 
         store = open_support_store(tmp_path / "store", engine)
         for a in (1, 2, 3):
             enroll_file(store, engine, utd(data_dir, a, 6), f"action {a}")
-    before = _store_files(tmp_path / "store")
+    before = store_bytes(tmp_path / "store")
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     out = {k: tmp_path / f"{k}.jsonl" for k in ("killed", "stopped", "healthy")}
     procs = {k: _listener(endpoint, path) for k, path in out.items()}
@@ -217,7 +213,7 @@ def test_a_subscriber_stopped_for_30_s_at_camera_pace(tmp_path: Path, data_dir: 
     assert sum(p["t_pub"] > t_cont + 1.0 for _, p in stopped if p["kind"] == "label") >= 3 * camera_rate
     print(f"SIGSTOP 30 s at camera pace: {published} labels, {rate_before:.2f}/s before, {rate_during:.2f}/s "
           f"during, {queued} messages queued for the stopped subscriber, 0 lost")  # fmt: skip
-    assert _store_files(tmp_path / "store") == before
+    assert store_bytes(tmp_path / "store") == before
 
 
 def test_a_long_stretch_with_nobody_in_view(tmp_path: Path, data_dir: Path) -> None:
@@ -235,7 +231,7 @@ def test_a_long_stretch_with_nobody_in_view(tmp_path: Path, data_dir: Path) -> N
             subscribe(pub.endpoint) as sub:
         store = open_support_store(tmp_path / "store", engine)
         enroll_file(store, engine, clip, "swipe left")
-        before = _store_files(store.root)
+        before = store_bytes(store.root)
         sync(pub, sub)
         result = Pipeline(Source.from_skeleton_file(replay), engine, store, pub, PipelineConfig(realtime=True)).run()
         msgs = collect(sub, 1.0)
@@ -249,7 +245,7 @@ def test_a_long_stretch_with_nobody_in_view(tmp_path: Path, data_dir: Path) -> N
     assert sum(t0 + lo + 1 <= t <= t0 + hi - 1 for t in wall) >= 7  # 1 Hz through the empty stretch
     after = [p for p in labels if p["t_frame"] > hi]
     assert any(p["state"] == "action" and p["label"] == "swipe left" for p in after), after
-    assert _store_files(tmp_path / "store") == before
+    assert store_bytes(tmp_path / "store") == before
 
 
 def test_joints_that_go_nan_mid_stream(tmp_path: Path, data_dir: Path) -> None:
@@ -269,6 +265,7 @@ def test_joints_that_go_nan_mid_stream(tmp_path: Path, data_dir: Path) -> None:
             Publisher(PublisherConfig(endpoint="tcp://127.0.0.1:*")) as pub, subscribe(pub.endpoint) as sub:
         store = open_support_store(tmp_path / "store", engine)
         enroll_file(store, engine, clip, "swipe left")
+        before = store_bytes(store.root)
         sync(pub, sub)
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # a RuntimeWarning in either thread would end the run as an error
@@ -287,3 +284,4 @@ def test_joints_that_go_nan_mid_stream(tmp_path: Path, data_dir: Path) -> None:
     gated = [p for p in labels if (a + n) / FPS + 1.0 <= p["t_frame"] <= (a + 2 * n) / FPS]  # > 30 % NaN
     assert gated and all(p["reason"] == "low_visibility" for p in gated), gated
     assert recognised([p for p in labels if p["t_frame"] > t_ok])
+    assert store_bytes(tmp_path / "store") == before
