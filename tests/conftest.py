@@ -1,7 +1,8 @@
-"""Shared test fixtures: where the real data lives, the CI rule that real-data tests never skip, and
+"""Shared test fixtures: where the real data lives, the CI rule that real-data tests never skip,
 one tiny exported model whose BatchNorm statistics come from real windows (``tiny_fp32``: the real
 skeleton branch at T=16 with untrained weights, exported once per session; used by tests/calib and
-the edge end-to-end test)."""
+the edge end-to-end test), and one tiny training run on real data (``tiny_crossglg_run``: trained
+once per session; used by tests/train and tests/tools)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from shared_helpers import calibrate_batchnorm
+from shared_helpers import TINY_TRAIN, calibrate_batchnorm
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -78,3 +79,28 @@ def tiny_fp32(tmp_path_factory: pytest.TempPathFactory, calib_windows: np.ndarra
     meta = {"preprocess_id": tiny_spec.preprocess.id, "classes": json.dumps(["a", "b", "c", "d"]),
             "model_id": "tiny-calib"}
     return export_onnx(model, out, metadata=meta)
+
+
+@pytest.fixture(scope="session")
+def tiny_train_data(data_dir: Path):
+    """``train.prepare.ProtocolData`` of protocol realdata: 8 base sequences (4 classes x 2: UTD, UTD,
+    NW-UCLA, GTU) and 2 queries per novel class, from the real datasets."""
+    from dataclasses import replace
+
+    from train.prepare import load_protocol_data
+
+    full = load_protocol_data("realdata", data_dir, max_per_class=2, max_novel_per_class=2)
+    keep = np.flatnonzero(np.isin(full.train_labels, [0, 1, 18, 30]))
+    return replace(full, train=[full.train[i] for i in keep], train_labels=full.train_labels[keep])
+
+
+@pytest.fixture(scope="session")
+def tiny_crossglg_run(tiny_train_data, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of a finished run (``final.pt``, ``last.pt``, metrics, config) of ``TINY_TRAIN`` on
+    ``tiny_train_data``, trained once per session. Tests read it, never write into it."""
+    from train.config import load_config
+    from train.trainer import run_training
+
+    out = tmp_path_factory.mktemp("tiny_run") / "full"
+    run_training(load_config(None, TINY_TRAIN), tiny_train_data, out, progress=False)
+    return out

@@ -15,6 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# the session's tiny training run (tests/conftest.py ``tiny_crossglg_run``): T=16, 2 epochs, CrossGLG
+# with both guidances, on ``tiny_train_data``; embedding size 64, not 256: distribution calibration's
+# logistic fits (evaluation) grow with it and took most of the eval test's time
+TINY_TRAIN = ["data.frames=16", "optim.batch_size=4", "optim.epochs=2", "model.variant=crossglg", "eval.draws=3",
+              "eval.dc_samples=50", "model.params.embed_dim=64", "num_threads=2"]
 
 _BLOCKER = r"""
 import sys

@@ -1,13 +1,13 @@
 """tools/joint_importance.py and train/joint_importance.py: text vs learned joint importance.
 
 Agreement maths on small generated rows; the tool end to end on a tiny CrossGLG model trained for
-one epoch on a real-data subset (PNG written, numbers in range, shuffled reference computed), and
-its refusal of a baseline checkpoint (trained the same way, no JID)."""
+two epochs on a real-data subset (the session's ``tiny_crossglg_run``: PNG written, numbers in
+range, shuffled reference computed), and its refusal of a baseline checkpoint (one epoch on the
+same subset, no JID)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -63,21 +63,15 @@ def test_agreement_separates_matched_from_shuffled_text() -> None:
 
 
 @pytest.fixture(scope="module")
-def tiny_runs(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """One-epoch crossglg and baseline runs on 8 real base sequences (4 classes x 2)."""
+def tiny_runs(tiny_crossglg_run: Path, tiny_train_data, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The session's tiny CrossGLG run (2 epochs on 8 real base sequences, 4 classes x 2) and a
+    baseline trained for one epoch on the same sequences."""
     from train.config import load_config
-    from train.prepare import load_protocol_data
     from train.trainer import run_training
 
-    full = load_protocol_data("realdata", data_dir, max_per_class=2, max_novel_per_class=1)
-    keep = np.flatnonzero(np.isin(full.train_labels, [0, 1, 18, 30]))
-    data = replace(full, train=[full.train[i] for i in keep], train_labels=full.train_labels[keep])
-    out = tmp_path_factory.mktemp("ji")
-    runs = {}
-    for variant in ("crossglg", "baseline"):
-        run_training(load_config(None, [*TINY, f"model.variant={variant}"]), data, out / variant, progress=False)
-        runs[variant] = out / variant / "final.pt"
-    return runs
+    out = tmp_path_factory.mktemp("ji") / "baseline"
+    run_training(load_config(None, [*TINY, "model.variant=baseline"]), tiny_train_data, out, progress=False)
+    return {"crossglg": tiny_crossglg_run / "final.pt", "baseline": out / "final.pt"}
 
 
 @pytest.mark.realdata

@@ -6,37 +6,32 @@ parity; the DTW baseline; the CLI front end."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from shared_helpers import TINY_TRAIN
 
 from train.checkpoint import load_checkpoint
 from train.config import load_config
-from train.prepare import ProtocolData, load_protocol_data
+from train.prepare import ProtocolData
 from train.trainer import run_training
 
 pytestmark = pytest.mark.realdata
 
-TINY = ["data.frames=16", "optim.batch_size=4", "optim.epochs=2", "model.variant=crossglg", "eval.draws=3",
-        "eval.dc_samples=50", "num_threads=2"]
+TINY = TINY_TRAIN  # the session's tiny run (tests/conftest.py): resume must reproduce it exactly
 
 
 @pytest.fixture(scope="module")
-def tiny_data(data_dir: Path) -> ProtocolData:
+def tiny_data(tiny_train_data: ProtocolData) -> ProtocolData:
     """8 base sequences (4 classes x 2) and 2 queries per novel class, from the real datasets."""
-    full = load_protocol_data("realdata", data_dir, max_per_class=2, max_novel_per_class=2)
-    keep = np.flatnonzero(np.isin(full.train_labels, [0, 1, 18, 30]))  # UTD, UTD, NW-UCLA, GTU classes
-    return replace(full, train=[full.train[i] for i in keep], train_labels=full.train_labels[keep])
+    return tiny_train_data
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tiny_data: ProtocolData, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("run") / "full"
-    run_training(load_config(None, TINY), tiny_data, out, progress=False)
-    return out
+def tiny_run(tiny_crossglg_run: Path) -> Path:
+    return tiny_crossglg_run
 
 
 def test_checkpoint_contents_weights_only(tiny_run: Path, tiny_data: ProtocolData) -> None:
