@@ -10,6 +10,9 @@ and that INT8 embeddings agree with FP32 on real windows, then copy the files, t
 ``models.json`` (names, sizes, sha256s) into ``--dest`` (default: the package's ``edge/starter``)
 and verify the installed result through the edge's own loader. Nothing in ``--dest`` changes
 unless every check passed. Files of an earlier ship that the new registry no longer names are removed.
+``--refresh`` only rewrites ``models.json`` (sizes, sha256s) for the installed files after their
+metadata changed in place, e.g. window-level open-set values from ``tools/bench/edge_open_set.py
+--calibrate-into``, and verifies them; other weights than the registry's are refused.
 
 ``--open-set-from runs/benchmark/benchmark.json`` stores the benchmark's calibrated open-set values
 (``crossglg.open_set`` metadata, :mod:`train.open_set_meta`) in the FP32 file before quantising, so
@@ -148,10 +151,35 @@ def verify_installed(dest: Path) -> None:
             f"{'' if fusion is None else f', fusion weight {fusion.weight:.3f}'})")  # fmt: skip
 
 
+def refresh(dest: Path) -> None:
+    """Rewrite ``models.json`` for the files already in ``dest`` (sizes, sha256s, metadata) after their
+    metadata was changed in place (e.g. ``tools/bench/edge_open_set.py --calibrate-into``), then verify."""
+    path = dest / REGISTRY
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        models = doc["models"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise SystemExit(f"ship_starter: --refresh: cannot read {path} ({exc})") from None
+    rows = []
+    for m in models:
+        f, stats = dest / m["file"], dest / m["base_stats"]
+        if not f.is_file() or not stats.is_file():
+            raise SystemExit(f"ship_starter: --refresh: {m['name']}: {f.name} or {stats.name} missing in {dest}")
+        if read_onnx_metadata(f).get("fingerprint") != m.get("fingerprint"):
+            raise SystemExit(f"ship_starter: --refresh: {f} holds other weights than the registry's {m['name']}; ship it anew")
+        rows.append(entry(m["name"], f, stats, m["precision"], m.get("model_card")))
+    atomic_write(path, json.dumps({**doc, "models": rows}, indent=1) + "\n")
+    log(f"refreshed {path}: " + ", ".join(f"{r['name']} sha256 {r['sha256'][:16]}..." for r in rows))
+    verify_installed(dest)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("checkpoint", type=Path, help="a final.pt of `crossglg-train train` (with base statistics)")
-    ap.add_argument("--data-root", type=Path, required=True, help="real data (INT8 calibration windows)")
+    ap.add_argument("checkpoint", type=Path, nargs="?", default=None,
+                    help="a final.pt of `crossglg-train train` (with base statistics)")
+    ap.add_argument("--refresh", action="store_true",
+                    help="only rewrite models.json for the files in --dest after their metadata changed, and verify")
+    ap.add_argument("--data-root", type=Path, default=None, help="real data (INT8 calibration windows; required to ship)")
     ap.add_argument("--dest", type=Path, default=PACKAGE_DIR, help=f"install directory (default {PACKAGE_DIR})")
     ap.add_argument("--name", default="starter", help="model name (the INT8 file is NAME-int8)")
     ap.add_argument("--default", choices=("fp32", "int8"), default="fp32", help="which file runs without --model")
@@ -166,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target-far", type=float, default=None, metavar="F",
                     help="with --open-set-from: recalibrate for this false-accept rate (default: the benchmark's)")
     args = ap.parse_args(argv)
+    if args.refresh:
+        refresh(args.dest)
+        return 0
+    if args.checkpoint is None or args.data_root is None:
+        ap.error("a checkpoint and --data-root are needed to ship (or --refresh)")
 
     from train.checkpoint import load_checkpoint
 

@@ -98,6 +98,21 @@ def test_ship_installs_fp32_int8_and_statistics(tiny_checkpoint: Path, data_dir:
     rows = json.loads(listed.stdout)["models"]
     assert [(r["name"], r["status"]) for r in rows] == [("starter", "ok"), ("starter-int8", "ok")]
 
+    # window-level values written into an installed file in place: the registry is refreshed, not reshipped
+    from train.open_set_meta import write_open_set
+
+    write_open_set(dest / "starter.onnx", {"target_far": 0.2, "source": "window-level", "ranking": {"chosen": "fused"},
+                                           "params": {"threshold": 0.65, "margin": 0.14, "dc_margin": 0.3},
+                                           "fusion": json.loads(read_onnx_metadata(dest / "starter.onnx")["fusion"])})
+    from edge.installed_models import InstalledModelError
+
+    with pytest.raises(InstalledModelError, match="truncated or replaced|sha256"):
+        installed_models(dest)[0].verify()
+    assert ship_starter.main(["--refresh", "--dest", str(dest)]) == 0
+    assert "refreshed" in capsys.readouterr().out
+    installed_models(dest)[0].verify()
+    assert json.loads(read_onnx_metadata(dest / "starter.onnx")["open_set"])["threshold"] == 0.65
+
 
 def test_budget_refuses_oversize_files(tmp_path: Path) -> None:
     big, small = tmp_path / "big.onnx", tmp_path / "small.npz"
