@@ -24,6 +24,7 @@ over the protocols beats centred cosine's) as the primary one.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,7 +154,12 @@ def learned_features(ckpt_path: str | Path, data: ProtocolData, data_root: str |
             stats = base_statistics(base, own.train_labels, cfg.eval.dc_beta)
         feats, _ = embed(model.inference_model(), make_dataset(data.novel, data.novel_labels, cfg, train=False),
                          torch.device("cpu"))
-    fusion = base_fusion(ckpt, model, cfg, data_root, center_from_stats(stats)) if with_fusion else None
+    fusion = None
+    if with_fusion:
+        try:
+            fusion = base_fusion(ckpt, model, cfg, data_root, center_from_stats(stats))
+        except ValueError as exc:  # the other methods are still scored; the results say why fused is missing
+            print(f"{ckpt_path}: no fused score: {exc}", file=sys.stderr, flush=True)
     return LearnedFeatures(feats, stats, cfg, ckpt, fusion)
 
 
@@ -169,10 +175,11 @@ def _learned(ckpt_path: str | Path, data: ProtocolData, data_root: str | Path, d
         "cosine": cosine_predictor(feats, labels),
         "cosine_centered": cosine_predictor(feats, labels, centre),
         "dc": dc_predictor(feats, labels, stats, e.dc_k, e.dc_alpha, e.dc_samples, seed=seed),
-        "fused": fused_predictor(feats, centre, poses, labels, lf.fusion.weight),
     }
-    out: dict = {"base_classes_trained": len(ckpt["class_names"]), "epochs": int(ckpt["epoch"]),
-                 "fusion": json.loads(encode_fusion(lf.fusion))}  # fmt: skip
+    out: dict = {"base_classes_trained": len(ckpt["class_names"]), "epochs": int(ckpt["epoch"])}
+    if lf.fusion is not None:
+        preds["fused"] = fused_predictor(feats, centre, poses, labels, lf.fusion.weight)
+        out["fusion"] = json.loads(encode_fusion(lf.fusion))
     for name, predict in preds.items():
         out[name] = public_summary(evaluate_predictor(predict, labels, data.fixed, draws, seed))
     if open_cfg.draws < 1:  # no open-set part (e.g. recipe ablations that only compare accuracy)

@@ -29,8 +29,13 @@ def fusion_from_base(feats: np.ndarray, center: np.ndarray | None, poses: np.nda
     clips' pose features ``poses (N, P)`` (N >= 2)."""
     if feats.shape[0] != poses.shape[0]:
         raise ValueError(f"fusion: {feats.shape[0]} embeddings but {poses.shape[0]} pose features")
+    if not (np.isfinite(feats).all() and np.isfinite(poses).all()):
+        raise ValueError("fusion: the base clips' embeddings or pose features are not finite (a degenerate model?)")
     s_l = off_diagonal_std(centered(feats, center))
     s_p = off_diagonal_std(poses)
+    if not (s_l > 1e-6 and s_p > 1e-6):
+        raise ValueError(f"fusion: the base clips' similarities do not spread (learned {s_l:.2g}, pose {s_p:.2g}): "
+                         "no weight can be set")  # fmt: skip
     return Fusion(fusion_weight(s_l, s_p, w), FRAMES, spreads=(s_l, s_p), w=w,
                   source=source or f"spreads of {feats.shape[0]} base clips, w={w:g}")  # fmt: skip
 
