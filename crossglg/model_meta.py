@@ -41,6 +41,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 META_PREFIX = "crossglg."
@@ -96,16 +97,24 @@ def encode_center(center: list[float] | tuple[float, ...] | object) -> str:
     return json.dumps([float(f"{float(v):.8g}") for v in center])  # type: ignore[union-attr]
 
 
-def decode_center(meta: dict[str, str], dim: int | None = None, where: str = "ONNX metadata") -> list[float] | None:
-    """The ``embedding_center`` entry as D floats (None when absent); ``ValueError`` if it is not a
-    JSON list of ``dim`` finite numbers."""
-    text = meta.get(CENTER_KEY)
+def meta_json(meta: Mapping[str, str], key: str, where: str = "model metadata") -> object | None:
+    """The JSON value of metadata entry ``key`` (None when absent or empty); ``ValueError`` naming
+    ``where`` and the key when it is not JSON (RecursionError: ``[[[[...`` nested 100,000 deep)."""
+    text = meta.get(key)
     if text is None or text == "":
         return None
     try:
-        values = json.loads(text)
+        return json.loads(text)
     except (ValueError, RecursionError) as exc:
-        raise ValueError(f"{where}: {CENTER_KEY} is not JSON ({exc})") from exc
+        raise ValueError(f"{where}: {key} is not JSON ({exc})") from exc
+
+
+def decode_center(meta: dict[str, str], dim: int | None = None, where: str = "ONNX metadata") -> list[float] | None:
+    """The ``embedding_center`` entry as D floats (None when absent); ``ValueError`` if it is not a
+    JSON list of ``dim`` finite numbers."""
+    values = meta_json(meta, CENTER_KEY, where)
+    if values is None:
+        return None
     if not isinstance(values, list) or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
         raise ValueError(f"{where}: {CENTER_KEY} must be a JSON list of numbers")
     if dim is not None and len(values) != dim:

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .model_meta import meta_json
+
 OPEN_SET_KEY = "open_set"
 ACCEPT, BELOW_THRESHOLD, LOW_MARGIN = 0, 1, 2
 RANKINGS = ("cosine", "dc", "fused")
@@ -143,13 +145,9 @@ def encode_open_set(params: OpenSetParams, target_far: float, source: str, ranki
 def decode_open_set(meta: Mapping[str, str], where: str = "model metadata") -> StoredOpenSet | None:
     """The :data:`OPEN_SET_KEY` entry of ``meta`` (None when absent); ``ValueError`` naming ``where``
     and the field when it is not a JSON object of numbers in range."""
-    text = meta.get(OPEN_SET_KEY)
-    if text is None or text == "":
+    obj = meta_json(meta, OPEN_SET_KEY, where)
+    if obj is None:
         return None
-    try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise ValueError(f"{where}: {OPEN_SET_KEY} is not JSON ({exc})") from exc
     if not isinstance(obj, dict):
         raise ValueError(f"{where}: {OPEN_SET_KEY} must be a JSON object with threshold, margin and dc_margin")
     values = {}

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .model_meta import meta_json
 from .oneshot import l2_normalize
 from .preprocess import fill_missing, resample, select_bodies, valid_range, validate_sequence
 from .skeleton.layouts import NTU25, Layout
@@ -125,13 +126,9 @@ def encode_fusion(f: Fusion) -> str:
 def decode_fusion(meta: Mapping[str, str], where: str = "model metadata") -> Fusion | None:
     """The :data:`FUSION_KEY` entry of ``meta`` (None when absent); ``ValueError`` naming ``where``
     and the field when it is damaged or names pose features this code does not compute."""
-    text = meta.get(FUSION_KEY)
-    if text is None or text == "":
+    obj = meta_json(meta, FUSION_KEY, where)
+    if obj is None:
         return None
-    try:
-        obj = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise ValueError(f"{where}: {FUSION_KEY} is not JSON ({exc})") from exc
     if not isinstance(obj, dict):
         raise ValueError(f"{where}: {FUSION_KEY} must be a JSON object with weight, frames and features")
     weight, frames, features = obj.get("weight"), obj.get("frames", FRAMES), obj.get("features", FEATURES_ID)
