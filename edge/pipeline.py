@@ -33,6 +33,7 @@ import numpy as np
 from .engines import EngineBase
 from .enrollment import EnrollProgress, EnrollRecorder, store_demonstration
 from .errors import EXIT_RUNTIME, EdgeError, exit_code_of
+from .exemplar_crops import CropCache, CropConfig
 from .frames import SkeletonFrame
 from .matcher import MatcherConfig, SupportSet
 from .publisher import Publisher
@@ -62,6 +63,7 @@ class PipelineConfig:
     window: WindowConfig = field(default_factory=WindowConfig)
     matcher: MatcherConfig = field(default_factory=MatcherConfig)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+    crops: CropConfig = field(default_factory=CropConfig)  # window-length crops of each demonstration
 
     def __post_init__(self) -> None:
         if self.queue_size < 1:
@@ -97,6 +99,9 @@ class Pipeline:
         self.preprocess = preprocess_config_for(engine.meta)
         self._store_lock = threading.RLock()
         self.aids = matching_aids(engine)  # centred cosine; DC when the model's base statistics ship with it
+        fusion = cfg.matcher.fusion
+        self._crops = CropCache(engine, self.preprocess, cfg.window.frames / cfg.window.fps, cfg.crops,
+                                None if fusion is None else fusion.frames) if cfg.crops.enabled else None
         # live: fit DC off the frame loop (cosine meanwhile); file replay: at once, so runs are repeatable
         self.recognizer = Recognizer(engine, self.preprocess, publisher, self._support(), cfg.window, cfg.matcher,
                                      cfg.smoothing, cfg.batch_max, center=self.aids.center,
@@ -121,9 +126,11 @@ class Pipeline:
     # ---- lifecycle ---------------------------------------------------------------------------
 
     def _support(self) -> SupportSet:
-        """The store's support set, with pose features when the matcher fuses scores."""
+        """The store's support set, with pose features when the matcher fuses scores and the
+        demonstrations' window-length crops (:mod:`edge.exemplar_crops`) unless they are off."""
         fusion = self.config.matcher.fusion
-        return self.store.support(pose_frames=None if fusion is None else fusion.frames)
+        support = self.store.support(pose_frames=None if fusion is None else fusion.frames)
+        return support if self._crops is None else self._crops.extend(self.store, support)
 
     def start(self) -> None:
         """Start both threads and the heartbeat; returns at once."""

@@ -19,6 +19,7 @@ from contextlib import ExitStack
 from ..console import native_quiet
 from ..control import DEFAULT_CONTROL_ENDPOINT, ControlConfig, ControlServer
 from ..errors import EXIT_RUNTIME, EdgeError
+from ..exemplar_crops import CropConfig
 from ..matcher import MatcherConfig
 from ..open_set_values import choose_open_set
 from ..pipeline import Pipeline, PipelineConfig, RunResult
@@ -71,6 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-fusion", dest="fusion", action="store_false", default=None,
                    help="match by the model's cosine alone even when the model fuses it with pose features "
                         "(default: the model's fusion)")  # fmt: skip
+    g.add_argument("--no-crops", dest="crops", action="store_false",
+                   help="match windows against whole demonstrations only (default: also against crops of each "
+                        "demonstration as long as the window)")  # fmt: skip
     g.add_argument("--no-center", action="store_true",
                    help="match by raw cosine even when the model carries an embedding centre")  # fmt: skip
     g.add_argument("--window", type=int, default=WindowConfig.frames, metavar="FRAMES", help="window length at 30 fps (default %(default)s)")
@@ -110,8 +114,11 @@ def build_pipeline(args: argparse.Namespace, stack: ExitStack) -> tuple[Pipeline
     cfg = PipelineConfig(
         lossless=not realtime, realtime=realtime and not live, max_seconds=args.max_seconds,
         window=WindowConfig(frames=args.window, stride=args.stride),
-        matcher=chosen.matcher_config(use_center=not args.no_center),
+        matcher=chosen.matcher_config(use_center=not args.no_center), crops=CropConfig(enabled=args.crops),
     )
+    say("exemplars: each demonstration whole and as window-length crops every "
+        f"{cfg.crops.stride_s:g} s (--no-crops: whole only)" if args.crops else
+        "exemplars: whole demonstrations only (--no-crops)")
     if args.wait_subscribers < 0 or not args.wait_timeout > 0:
         raise ValueError(f"--wait-subscribers must be >= 0 and --wait-timeout > 0, got {args.wait_subscribers} "
                          f"and {args.wait_timeout}")  # fmt: skip

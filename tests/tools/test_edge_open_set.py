@@ -156,3 +156,36 @@ def test_calibrate_into_writes_values_the_edge_reads_back(short_run: tuple[dict,
     shutil.copy(ROOT / "edge" / "starter" / "starter-int8.onnx", other)
     with pytest.raises(ValueError, match="fingerprints differ"):
         eos.calibrate_into([other], ASSET, report)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_transfer_into_a_recipe_mate_keeps_its_own_fusion_and_names_the_measured_model(
+        short_run: tuple[dict, dict], tmp_path: Path) -> None:  # fmt: skip
+    """The all-data starter cannot be measured on protocols it trained on: values measured on its
+    held-out recipe-mate are carried over (--from-report + --transfer-into), saying so."""
+    import json
+
+    from edge.runtime import open_model
+
+    report, _ = short_run
+    saved = tmp_path / "report.json"
+    saved.write_text(json.dumps({k: v for k, v in report.items() if k != "episodes"}))
+    mate = tmp_path / "mate.onnx"
+    shutil.copy(ROOT / "edge" / "starter" / "starter.onnx", mate)
+    with open_model(mate) as engine:
+        assert engine.meta.fusion is not None  # the starter fuses; these values are for the cosine alone
+    assert eos.main(["--from-report", str(saved), "--transfer-into", str(mate)]) == 0
+    with open_model(mate) as engine:
+        stored, fusion = engine.meta.open_set, engine.meta.fusion
+    assert stored.params == OpenSetParams(**report["calibration"]["chosen"])
+    assert stored.ranking == "cosine" and fusion is None
+    assert "measured on the recipe-mate " in stored.source and "(fingerprint " in stored.source
+    same = tmp_path / "self.onnx"
+    shutil.copy(ASSET, same)
+    with pytest.raises(ValueError, match="the measured model itself"):
+        eos.transfer_into([same], report)
+    with pytest.raises(ValueError, match="no fusion record"):  # fused values need a fused target
+        eos.transfer_into([same], {**report, "ranking": "fused", "model": "elsewhere.onnx"})
+    with pytest.raises(SystemExit):
+        eos.main(["--from-report", str(saved), "--calibrate-into", str(mate), "--transfer-into", str(mate)])

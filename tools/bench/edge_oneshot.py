@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from edge.client import subscribe  # noqa: E402
 from edge.engines import EngineBase  # noqa: E402
 from edge.enrollment import enroll_recording  # noqa: E402
+from edge.exemplar_crops import CropConfig  # noqa: E402
 from edge.open_set_values import choose_open_set  # noqa: E402
 from edge.pipeline import Pipeline, PipelineConfig  # noqa: E402
 from edge.publisher import Publisher, PublisherConfig  # noqa: E402
@@ -138,12 +139,12 @@ def score(msgs: list[dict], segments: list[tuple[str, float, float]], span_s: fl
 
 
 def run(model: Path, root: Path, subjects: list[int], threads: int, threshold: float | None = None,
-        margin: float | None = None) -> dict:
+        margin: float | None = None, fusion: bool | None = None, crops: bool = True) -> dict:
     totals = {"windows": 0, "right": 0, "delays": [], "missed_segments": 0, "segments": 0}
     per_subject = {}
     t_start = time.time()
     with open_model(model, threads=threads) as engine, tempfile.TemporaryDirectory() as tmp:
-        chosen = choose_open_set(engine.meta, threshold, margin)  # flags, else the model's calibrated values and ranking, as `run` uses
+        chosen = choose_open_set(engine.meta, threshold, margin, fusion=fusion)  # flags, else the model's calibrated values and ranking, as `run` uses
         print(chosen.line, file=sys.stderr)
         store = open_support_store(Path(tmp) / "store", engine)
         for a in NOVEL:
@@ -151,7 +152,7 @@ def run(model: Path, root: Path, subjects: list[int], threads: int, threshold: f
         for s in subjects:
             stream = Path(tmp) / f"s{s}.npz"
             segments = build_stream(root, s, stream)
-            cfg = PipelineConfig(lossless=True, matcher=chosen.matcher_config())
+            cfg = PipelineConfig(lossless=True, matcher=chosen.matcher_config(), crops=CropConfig(enabled=crops))
             msgs, _, _ = replay(engine, store, stream, cfg)
             span = cfg.window.frames / cfg.window.fps
             r = score(msgs, segments, span)
@@ -163,7 +164,7 @@ def run(model: Path, root: Path, subjects: list[int], threads: int, threshold: f
             totals["delays"] += r["delays"]
     d = np.array(totals["delays"])
     return {
-        "model": str(model), "subjects": subjects, "enrolled": [f"a{a}" for a in NOVEL],
+        "model": str(model), "method": chosen.line, "crops": crops, "subjects": subjects, "enrolled": [f"a{a}" for a in NOVEL],
         "window_s": span, "window_accuracy": totals["right"] / max(totals["windows"], 1),
         "windows": totals["windows"], "segments": totals["segments"], "missed_segments": totals["missed_segments"],
         "onset_s": {"median": float(np.median(d)), "p90": float(np.percentile(d, 90)), "mean": float(d.mean())}
@@ -180,9 +181,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--threshold", type=float, default=None, help="open-set threshold (default: the model's)")
     ap.add_argument("--margin", type=float, default=None, help="open-set margin (default: the model's)")
+    ap.add_argument("--no-fusion", dest="fusion", action="store_false", default=None,
+                    help="match on the embedding alone (default: the model's score fusion, as `run` does)")
+    ap.add_argument("--no-crops", dest="crops", action="store_false",
+                    help="match whole demonstrations only (no window-length crops, as `run --no-crops`)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    res = run(args.model, args.data_root, args.subjects, args.threads, args.threshold, args.margin)
+    res = run(args.model, args.data_root, args.subjects, args.threads, args.threshold, args.margin, args.fusion,
+              args.crops)
     if args.json:
         print(json.dumps(res, indent=1))
     else:

@@ -68,6 +68,7 @@ from crossglg.open_set import ACCEPT, OpenSetParams, reject_codes  # noqa: E402
 from crossglg.pose_features import FUSION_KEY  # noqa: E402
 from edge.engines import EngineBase  # noqa: E402
 from edge.enrollment import enroll_recording  # noqa: E402
+from edge.exemplar_crops import CropConfig  # noqa: E402
 from edge.open_set_values import ChosenValues, choose_open_set  # noqa: E402
 from edge.pipeline import PipelineConfig  # noqa: E402
 from edge.runtime import open_model, open_support_store  # noqa: E402
@@ -384,39 +385,86 @@ def _fingerprints(model: Path) -> set[str]:
     return {v for k in ("fingerprint", "source_fingerprint") if (v := props.get(META_PREFIX + k))}
 
 
+def _record(report: dict, fusion: dict | None, ranking: str | None, measured_on: str | None = None) -> dict:
+    """The open-set calibration record (:func:`train.open_set_meta.write_open_set`) of ``report``'s
+    chosen values, for a file whose fusion record is ``fusion``; ``measured_on``: another model's
+    windows gave them (a recipe-mate held out from the protocols)."""
+    cal_of = report["calibration"]
+    ranking = "fused" if fusion is not None else ranking
+    pooled = cal_of["pooled"]["chosen"]
+    windows = sum(report["windows"].values())
+    source = (f"window-level, edge path: tools/bench/edge_open_set.py, {' + '.join(report['protocols'])}, "
+              f"{report['draws']} episodes each, {windows} windows, seed {report['seed']}"
+              + ("" if report.get("crops", False) is False else ", crops")
+              + (f", measured on {measured_on}" if measured_on else "")
+              + f"; pooled known {100 * pooled['known_accuracy']['mean']:.1f}%, "
+              f"FAR {100 * pooled['false_accept']['mean']:.1f}%")  # fmt: skip
+    cal = {"params": cal_of["chosen"], "target_far": cal_of["target_far"], "source": source}
+    if ranking is not None:
+        cal["ranking"] = {"chosen": ranking}
+    if fusion is not None:
+        cal["fusion"] = fusion
+    return cal
+
+
 def calibrate_into(targets: Sequence[Path], model: Path, report: dict) -> list[str]:
     """Write the chosen values into ``targets`` (the evaluated model or files quantised from it),
     keeping the model's ranking and fusion record; returns what each file reads back (one line each).
     ``ValueError`` for a target of another model (other weights: the values were not measured on it)."""
     from train.open_set_meta import describe
 
-    cal_of = report["calibration"]
-    fusion = model_fusion_record(model)  # the runtime fuses whenever the record is there: keep it, ranked fused
-    ranking = "fused" if fusion is not None else report["stored_ranking"]
-    pooled = cal_of["pooled"]["chosen"]
-    windows = sum(report["windows"].values())
-    source = (f"window-level, edge path: tools/bench/edge_open_set.py, {' + '.join(report['protocols'])}, "
-              f"{report['draws']} episodes each, {windows} windows, seed {report['seed']}; pooled known "
-              f"{100 * pooled['known_accuracy']['mean']:.1f}%, FAR {100 * pooled['false_accept']['mean']:.1f}%")  # fmt: skip
-    cal = {"params": cal_of["chosen"], "target_far": cal_of["target_far"], "source": source}
-    if ranking is not None:
-        cal["ranking"] = {"chosen": ranking}
-    if fusion is not None:
-        cal["fusion"] = fusion
+    # the runtime fuses whenever the record is there: keep it, ranked fused (unless measured without it)
+    fused = report.get("fusion", True)  # measured with the model's own fusion (False: --no-fusion)
+    cal = _record(report, model_fusion_record(model) if fused else None,
+                  report["stored_ranking"] if fused else report["ranking"])
     mine = _fingerprints(model)
     lines = []
     for t in targets:
         if not _fingerprints(t) & mine:
             raise ValueError(f"--calibrate-into {t}: not {model} nor quantised from it (fingerprints differ); "
-                             "its window scores were not measured")  # fmt: skip
+                             "its window scores were not measured (--transfer-into carries them to a recipe-mate)")
+        lines.append(f"{t}: {describe(write_open_set(t, cal))}")
+    return lines
+
+
+def _identity(model: Path, report: dict) -> str:
+    """``model_id (fingerprint abcd...)`` of a measured model (its file name when it is gone)."""
+    import onnx
+
+    props = ({m.key: m.value for m in onnx.load(str(model), load_external_data=False).metadata_props}
+             if model.is_file() else {})  # fmt: skip
+    fp = report.get("fingerprint") or props.get(META_PREFIX + "fingerprint") or "?"
+    return f"{props.get(META_PREFIX + 'model_id') or model.name} (fingerprint {fp[:16]})"
+
+
+def transfer_into(targets: Sequence[Path], report: dict) -> list[str]:
+    """Write ``report``'s values into files of ANOTHER model of the same recipe (e.g. the all-data
+    starter, which trained on the protocols' classes and so cannot be measured on them): each keeps
+    its own fusion record (its own weight) when the values are for the fused score and drops it
+    otherwise (values for the cosine alone); the source names the model that was measured.
+    ``ValueError`` when a fused measurement meets a target without fusion, or a target is the
+    measured model itself (use --calibrate-into)."""
+    from train.open_set_meta import describe
+
+    measured = Path(report["model"])
+    lines = []
+    for t in targets:
+        fusion = model_fusion_record(t) if report["ranking"] == "fused" else None  # cosine/DC values: unfused
+        if report["ranking"] == "fused" and fusion is None:
+            raise ValueError(f"--transfer-into {t}: the values are for a fused score, the file has no fusion record")
+        if measured.is_file() and _fingerprints(t) & _fingerprints(measured):
+            raise ValueError(f"--transfer-into {t}: the measured model itself; use --calibrate-into")
+        cal = _record(report, fusion, report["ranking"], measured_on=f"the recipe-mate {_identity(measured, report)}")
         lines.append(f"{t}: {describe(write_open_set(t, cal))}")
     return lines
 
 
 def run(model: Path, root: Path, protocols: Sequence[str], draws: int, streams: int | None, target_far: float,
-        seed: int = 0, threads: int = 1, smoothed: bool = True,
-        say: Callable[[str], None] = lambda _s: None) -> tuple[dict, dict[str, Windows]]:  # fmt: skip
-    """Both passes; ``(report, windows per protocol)``. ``ValueError`` for bad arguments."""
+        seed: int = 0, threads: int = 1, smoothed: bool = True, say: Callable[[str], None] = lambda _s: None,
+        crops: bool = True, fusion: bool | None = None) -> tuple[dict, dict[str, Windows]]:  # fmt: skip
+    """Both passes; ``(report, windows per protocol)``. ``ValueError`` for bad arguments. ``crops``:
+    the support's window-length crops of each demonstration (:mod:`edge.exemplar_crops`), as `run`;
+    ``fusion`` False: rank by the embedding alone (`run --no-fusion`), even for a model that fuses."""
     if draws < 1 or (streams is not None and streams < 1) or not 0.0 <= target_far <= 1.0:
         raise ValueError("--draws and --streams must be >= 1, --target-far in [0, 1]")
     unknown = [p for p in protocols if p not in PROTOCOLS]
@@ -425,11 +473,12 @@ def run(model: Path, root: Path, protocols: Sequence[str], draws: int, streams: 
     t0, c0 = time.time(), time.process_time()
     protos = [PROTOCOLS[name](root) for name in protocols]
     with open_model(model, threads=threads) as engine, tempfile.TemporaryDirectory() as tmp:
-        chosen_now: ChosenValues = choose_open_set(engine.meta)
+        chosen_now: ChosenValues = choose_open_set(engine.meta, fusion=fusion)
         say(chosen_now.line)
         window = WindowConfig()
         span = window.frames / window.fps
-        cfg = PipelineConfig(lossless=True, window=window, matcher=chosen_now.matcher_config(), smoothing=PASS_THROUGH)
+        cfg = PipelineConfig(lossless=True, window=window, matcher=chosen_now.matcher_config(), smoothing=PASS_THROUGH,
+                             crops=CropConfig(enabled=crops))
         plans = [[plan_episode(pr, p, d, seed, streams) for d in range(draws)] for p, pr in enumerate(protos)]
         windows, methods = {}, set()
         for pr, ps in zip(protos, plans, strict=True):
@@ -448,8 +497,8 @@ def run(model: Path, root: Path, protocols: Sequence[str], draws: int, streams: 
         ep = concat([as_episodes(windows[pr.name], pr.name, path) for pr in protos])
         cal = calibration(ep, path, target_far, stored)
         report: dict = {
-            "model": str(model), "protocols": list(protocols), "draws": draws, "streams": streams, "seed": seed,
-            "window_s": span, "ranking": path, "open_set_line": chosen_now.line,
+            "model": str(model), "fingerprint": engine.meta.fingerprint, "protocols": list(protocols), "draws": draws, "streams": streams, "seed": seed,
+            "window_s": span, "crops": crops, "fusion": fusion is not False, "ranking": path, "open_set_line": chosen_now.line,
             "stored_ranking": None if engine.meta.open_set is None else engine.meta.open_set.ranking,
             "windows": {k: int(w.draw.size) for k, w in windows.items()},
             "check": {k: check_decisions(w, stored, path) for k, w in windows.items()},
@@ -520,8 +569,8 @@ def table(report: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", required=True, type=Path)
-    ap.add_argument("--data-root", required=True, type=Path)
+    ap.add_argument("--model", type=Path, help="the model to measure (required unless --from-report)")
+    ap.add_argument("--data-root", type=Path, help="real data (required unless --from-report)")
     ap.add_argument("--target-far", type=float, default=0.2, help="pooled window false-accept target (default 0.2)")
     ap.add_argument("--draws", type=int, default=8, help="episodes per protocol (default 8)")
     ap.add_argument("--streams", type=int, default=None, help="streams per episode (default: every other subject)")
@@ -529,22 +578,50 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-smoothed", action="store_true", help="skip the second (smoothed) pass")
+    ap.add_argument("--no-fusion", dest="fusion", action="store_false", default=None,
+                    help="rank by the embedding alone (as `run --no-fusion`); with --calibrate-into the model "
+                    "then stores that ranking and no fusion record")
+    ap.add_argument("--no-crops", dest="crops", action="store_false",
+                    help="match whole demonstrations only (no window-length crops, as `run --no-crops`)")
     ap.add_argument("--json", type=Path, default=None, help="write the report here")
     ap.add_argument("--episodes", type=Path, default=None, help="save the windows' scores (train.open_set_eval format)")
     ap.add_argument("--calibrate-into", type=Path, nargs="+", default=[],
                     help="write the chosen values into these model files (the model or its quantised copies)")
+    ap.add_argument("--transfer-into", type=Path, nargs="+", default=[],
+                    help="write the chosen values into files of another model of the same recipe (each keeps its "
+                    "own fusion weight; the values say which model was measured)")
+    ap.add_argument("--from-report", type=Path, default=None, metavar="REPORT.json",
+                    help="measure nothing: take the values of an earlier --json report (with --transfer-into)")
     args = ap.parse_args(argv)
+    if args.from_report is None and (args.model is None or args.data_root is None):
+        ap.error("--model and --data-root are required (unless --from-report)")
+    if args.from_report is not None and (args.calibrate_into or not args.transfer_into):
+        ap.error("--from-report goes with --transfer-into (and not --calibrate-into)")
     try:
-        report, _ = run(args.model, args.data_root, args.protocols, args.draws, args.streams, args.target_far,
-                        args.seed, args.threads, not args.no_smoothed, say=lambda s: print(s, file=sys.stderr))  # fmt: skip
-        ep = report.pop("episodes")
-        if args.episodes:
-            save_episodes(ep, args.episodes)
+        if args.from_report is not None:
+            try:
+                report = json.loads(args.from_report.read_text())
+                report["calibration"]["chosen"], report["ranking"], report["model"]  # noqa: B018 - fields it needs
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"--from-report {args.from_report}: not an edge_open_set --json report "
+                                 f"({type(exc).__name__}: {exc})") from None  # fmt: skip
+        else:
+            report, _ = run(args.model, args.data_root, args.protocols, args.draws, args.streams, args.target_far,
+                            args.seed, args.threads, not args.no_smoothed, say=lambda s: print(s, file=sys.stderr),
+                            crops=args.crops, fusion=args.fusion)  # fmt: skip
+            ep = report.pop("episodes")
+            if args.episodes:
+                save_episodes(ep, args.episodes)
         if args.calibrate_into:
             report["calibrated_into"] = calibrate_into(args.calibrate_into, args.model, report)
+        if args.transfer_into:
+            report["calibrated_into"] = report.get("calibrated_into", []) + transfer_into(args.transfer_into, report)
     except ValueError as exc:
         print(f"edge_open_set: {exc}", file=sys.stderr)
         return 2
+    if args.from_report is not None:
+        print("\n".join(report["calibrated_into"]))
+        return 0
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
     cal = report["calibration"]
