@@ -4,7 +4,10 @@
     python tools/park_runs.py restore                                       # checkpoints/* -> runs/*
 
 ``save`` copies each run's ``last.pt`` (model + optimizer + RNG state: what ``--resume`` needs),
-``config.yaml`` and ``metrics.csv`` into ``checkpoints/<run name>/`` (commit that folder);
+``config.yaml`` and ``metrics.csv`` into ``checkpoints/<run name>/`` (commit that folder). A folder
+of runs (``tools/run_ablation.py --out``, holding ``ablation_state.json``) is parked as a whole: its
+state file, and per run its config, metrics and results (``benchmark.json`` / ``eval.json``); a run
+without results also keeps its ``last.pt`` (finished runs need no weights: the runner skips them);
 ``restore`` copies them back into ``runs/`` unless the run there is further along (a newer epoch),
 after which the run's own command with ``--resume`` continues where the last session stopped.
 """
@@ -19,6 +22,36 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PARKED = ROOT / "checkpoints"
 FILES = ("last.pt", "config.yaml", "metrics.csv")
+RESULTS = ("benchmark.json", "eval.json")
+STATE = "ablation_state.json"
+
+
+def _save_group(group: Path, dest: Path) -> None:
+    """Park a run_ablation output folder: state + per-run config/metrics/results (+ last.pt if unscored)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(group / STATE, dest / STATE)
+    for run in sorted(p for p in group.iterdir() if p.is_dir() and (p / "metrics.csv").is_file()):
+        scored = any((run / f).is_file() for f in RESULTS)
+        (dest / run.name).mkdir(exist_ok=True)
+        for f in ("config.yaml", "metrics.csv", *RESULTS, *(() if scored else ("last.pt",))):
+            if (run / f).is_file():
+                shutil.copy2(run / f, dest / run.name / f)
+        print(f"parked {run} (epoch {_epoch(run)}, {'scored' if scored else 'unscored: last.pt kept'})")
+
+
+def _restore_group(parked: Path, dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    if not (dest / STATE).is_file():
+        shutil.copy2(parked / STATE, dest / STATE)
+    for run in sorted(p for p in parked.iterdir() if p.is_dir()):
+        there = dest / run.name
+        if _epoch(there) > _epoch(run) or any((there / f).is_file() for f in RESULTS):
+            print(f"{there} is at epoch {_epoch(there)}: kept (parked copy: {_epoch(run)})")
+            continue
+        there.mkdir(parents=True, exist_ok=True)
+        for f in run.iterdir():
+            shutil.copy2(f, there / f.name)
+        print(f"restored {there} at epoch {_epoch(run)}")
 
 
 def _epoch(run: Path) -> int:
@@ -29,6 +62,9 @@ def _epoch(run: Path) -> int:
 
 def save(runs: list[Path]) -> None:
     for run in runs:
+        if (run / STATE).is_file():
+            _save_group(run, PARKED / run.name)
+            continue
         if not (run / "last.pt").is_file():
             raise FileNotFoundError(f"{run}: no last.pt to park")
         dest = PARKED / run.name
@@ -42,6 +78,9 @@ def save(runs: list[Path]) -> None:
 def restore(runs_dir: Path) -> None:
     for parked in sorted(p for p in PARKED.iterdir() if p.is_dir()) if PARKED.is_dir() else []:
         dest = runs_dir / parked.name
+        if (parked / STATE).is_file():
+            _restore_group(parked, dest)
+            continue
         if _epoch(dest) >= _epoch(parked):
             print(f"{dest} is at epoch {_epoch(dest)}: kept (parked copy: {_epoch(parked)})")
             continue
