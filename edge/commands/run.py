@@ -106,7 +106,10 @@ def build_pipeline(args: argparse.Namespace, stack: ExitStack) -> tuple[Pipeline
     say = status_line("run")
     engine = stack.enter_context(open_model_arg(args.model, args.threads, say))
     chosen = choose_open_set(engine.meta, args.threshold, args.margin, args.dc_margin, args.dc, args.fusion)
-    say(chosen.line)
+    crops = CropConfig(enabled=args.crops)
+    say(chosen.line + ("; exemplars: each demonstration whole and as window-length crops every "
+                       f"{crops.stride_s:g} s (--no-crops: whole only)" if crops.enabled else
+                       "; exemplars: whole demonstrations only (--no-crops)"))  # one line: the output stays stable
     store = open_support_store(args.store or default_store_dir(), engine)
     source = source_from_args(args)
     live = args.camera is not None or args.kinect_azure is not None
@@ -114,11 +117,8 @@ def build_pipeline(args: argparse.Namespace, stack: ExitStack) -> tuple[Pipeline
     cfg = PipelineConfig(
         lossless=not realtime, realtime=realtime and not live, max_seconds=args.max_seconds,
         window=WindowConfig(frames=args.window, stride=args.stride),
-        matcher=chosen.matcher_config(use_center=not args.no_center), crops=CropConfig(enabled=args.crops),
+        matcher=chosen.matcher_config(use_center=not args.no_center), crops=crops,
     )
-    say("exemplars: each demonstration whole and as window-length crops every "
-        f"{cfg.crops.stride_s:g} s (--no-crops: whole only)" if args.crops else
-        "exemplars: whole demonstrations only (--no-crops)")
     if args.wait_subscribers < 0 or not args.wait_timeout > 0:
         raise ValueError(f"--wait-subscribers must be >= 0 and --wait-timeout > 0, got {args.wait_subscribers} "
                          f"and {args.wait_timeout}")  # fmt: skip
