@@ -106,10 +106,8 @@ def build_pipeline(args: argparse.Namespace, stack: ExitStack) -> tuple[Pipeline
     say = status_line("run")
     engine = stack.enter_context(open_model_arg(args.model, args.threads, say))
     chosen = choose_open_set(engine.meta, args.threshold, args.margin, args.dc_margin, args.dc, args.fusion)
+    say(chosen.line)  # the crops setting is not printed: run's start lines stay as scripts know them
     crops = CropConfig(enabled=args.crops)
-    say(chosen.line + ("; exemplars: each demonstration whole and as window-length crops every "
-                       f"{crops.stride_s:g} s (--no-crops: whole only)" if crops.enabled else
-                       "; exemplars: whole demonstrations only (--no-crops)"))  # one line: the output stays stable
     store = open_support_store(args.store or default_store_dir(), engine)
     source = source_from_args(args)
     live = args.camera is not None or args.kinect_azure is not None
