@@ -40,6 +40,8 @@ def summary_lines(res: dict) -> list[str]:
         f"Spearman between two classes' rows: text {b['text']:+.3f}, learned {b['learned']:+.3f} "
         "(1 = one ranking for every class); total variation text "
         f"{res['between_classes_tv']['text']:.3f}, learned {res['between_classes_tv']['learned']:.3f}",
+        f"learned importance across windows: mean total variation from the mean row {res['window_tv']:.3f} "
+        "(0 = the same output for every window)",
     ]
 
 

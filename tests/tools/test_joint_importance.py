@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from shared_helpers import load_tool
 
-from train.joint_importance import ClassImportance, agreement, pick_classes, spearman, top_hit
+from train.joint_importance import ClassImportance, agreement, pick_classes, spearman, top_hit, window_spread
 
 TINY = ["data.frames=16", "optim.batch_size=4", "optim.epochs=1", "eval.draws=2", "eval.dc_samples=20",
         "num_threads=2"]
@@ -62,6 +62,15 @@ def test_agreement_separates_matched_from_shuffled_text() -> None:
         agreement(_imp(text[:1], text[:1]))
 
 
+def test_window_spread_is_zero_only_for_an_input_blind_output() -> None:
+    row = _rows(1, 2)
+    assert window_spread(np.tile(row, (6, 1))) == pytest.approx(0.0)
+    two = np.zeros((4, 25))
+    two[:2, 0] = two[2:, 1] = 1.0  # half the windows all on joint 0, half on joint 1
+    assert window_spread(two) == pytest.approx(0.5)
+    assert 0 < window_spread(_rows(6, 3)) < 1
+
+
 @pytest.fixture(scope="module")
 def tiny_runs(tiny_crossglg_run: Path, tiny_train_data, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The session's tiny CrossGLG run (2 epochs on 8 real base sequences, 4 classes x 2) and a
@@ -94,6 +103,7 @@ def test_tool_writes_png_and_agreement(tiny_runs: dict[str, Path], data_dir: Pat
     assert len(res["png"]["classes"]) == 4
     learned, text = np.array(res["learned"]), np.array(res["text"])
     assert learned.shape == text.shape == (9, 25) and np.allclose(learned.sum(1), 1, atol=1e-3)
+    assert 0 <= res["window_tv"] <= 1
     assert "Spearman, other classes' text" in capsys.readouterr().out
 
 
