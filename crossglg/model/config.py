@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, fields
 
 from crossglg.skeleton.layouts import Layout, get_layout
 
+JID_VERSIONS = (1, 2)
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -30,6 +32,10 @@ class ModelConfig:
         jid_mix: how strongly k_out reweights the later blocks: weights ``1 - mix + mix * V * k_out``.
             1.0 is the bare ``V * k_out`` (a collapsed k_out then silences 24 of 25 joints); 0.5 keeps
             every joint at half weight or more. Checkpoints saved before this field load with 1.0.
+        jid_version: the JID's MLP (:mod:`crossglg.model.jid`). 1: ReLU on the raw pooled features,
+            whose hidden units all died in the 10-epoch benchmark ablation (k_out became a constant);
+            2: the pooled features layer-normalised, then LeakyReLU (no unit can stop learning).
+            Checkpoints saved before this field load with 1.
         text_dim: D of the joint text features ``(num_classes, V, D)`` (384 for all-MiniLM-L6-v2).
         interaction_layers / interaction_dim / interaction_heads: the cross-modal module.
         num_heads: SA-GC attention heads (InfoGCN: 3).
@@ -48,6 +54,7 @@ class ModelConfig:
     n_pre: int = 5
     jid_hidden: int = 32
     jid_mix: float = 0.5
+    jid_version: int = 2
     text_dim: int = 384
     interaction_layers: int = 2
     interaction_dim: int = 256
@@ -62,6 +69,8 @@ class ModelConfig:
                 raise ValueError(f"ModelConfig.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 < float(self.jid_mix) <= 1.0:
             raise ValueError(f"ModelConfig.jid_mix must be in (0, 1], got {self.jid_mix}")
+        if self.jid_version not in JID_VERSIONS:
+            raise ValueError(f"ModelConfig.jid_version must be one of {JID_VERSIONS}, got {self.jid_version}")
         if self.interaction_layers < 0:
             raise ValueError(f"ModelConfig.interaction_layers must be >= 0, got {self.interaction_layers}")
         if self.interaction_dim % self.interaction_heads:
@@ -86,4 +95,6 @@ class ModelConfig:
             raise ValueError(f"ModelConfig: unknown fields {sorted(unknown)}; expected a subset of {sorted(known)}")
         if "jid_mix" not in d:  # saved before the field existed: those models used the bare V * k_out
             d = {**d, "jid_mix": 1.0}
+        if "jid_version" not in d:  # saved before the field existed: the ReLU-on-raw-features JID
+            d = {**d, "jid_version": 1}
         return cls(**d)

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .infogcn import ATTN_LOGIT_RANGE, MSTCN, SAGC, InfoGCNBlock, InfoGCNEncoder, bn_affine
+from .jid import jid_mlp
 from .skeleton_branch import SkeletonBranch
 
 FUSED_GRAPH_VERSION = "fused-cl/2"
@@ -215,6 +216,7 @@ class FusedInfoGCNBranch(nn.Module):
             raise ValueError(f"fused export supports the InfoGCN encoder only, got {type(enc).__name__}")
         cfg = branch.cfg
         self.bodies, self.n_pre, self.jid_mix = cfg.max_bodies, cfg.n_pre, float(cfg.jid_mix)
+        self.jid_version = cfg.jid_version
         with torch.no_grad():
             self.stem = FusedStem(enc, cfg.max_bodies)
             self.blocks = nn.ModuleList(FusedBlock(b) for b in enc.blocks)
@@ -238,7 +240,7 @@ class FusedInfoGCNBranch(nn.Module):
         b, _, v, c = h.shape
         m = self.bodies
         pooled = h.mean(1).reshape(b // m, m, v * c).mean(1)  # (N, V*C), joint-major
-        k_out = torch.softmax(self.jid["fc2"](F.relu(self.jid["fc1"](pooled))), dim=-1)  # (N, V)
+        k_out = jid_mlp(pooled, self.jid["fc1"], self.jid["fc2"], self.jid_version)  # (N, V)
         w = k_out * v if self.jid_mix == 1.0 else (1.0 - self.jid_mix) + self.jid_mix * v * k_out
         return w[:, None, :].expand(b // m, m, v).reshape(b, 1, v, 1)
 

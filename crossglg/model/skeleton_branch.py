@@ -54,7 +54,7 @@ class SkeletonBranch(nn.Module):
         if cfg.g2l and not 0 < cfg.n_pre < n_blocks:
             raise ValueError(f"ModelConfig.n_pre must be in 1..{n_blocks - 1} for encoder {cfg.encoder!r}, got {cfg.n_pre}")
         self.jid = (JointImportanceDiscriminator(self.encoder.block_channels[cfg.n_pre - 1], self.num_joints,
-                                                 cfg.jid_hidden) if cfg.g2l else None)
+                                                 cfg.jid_hidden, cfg.jid_version) if cfg.g2l else None)
         self.head = InfoBottleneckHead(self.encoder.out_channels, cfg.embed_dim,
                                        cfg.num_classes if with_classifier else None)
 

@@ -38,9 +38,10 @@ def _trained_like(cfg: ModelConfig, calibrate_bn) -> SkeletonBranch:
     return calibrate_bn(branch, (4, cfg.in_channels, cfg.frames, 25, cfg.max_bodies))
 
 
-@pytest.mark.parametrize(("bodies", "g2l", "mix"), [(1, True, 0.5), (2, True, 1.0), (1, False, 0.5)])
-def test_fused_module_computes_the_same_function(calibrate_bn, bodies: int, g2l: bool, mix: float) -> None:
-    cfg = ModelConfig(num_classes=7, frames=12, max_bodies=bodies, g2l=g2l, jid_mix=mix, n_pre=2)
+@pytest.mark.parametrize(("bodies", "g2l", "mix", "jid"), [(1, True, 0.5, 2), (2, True, 1.0, 2), (1, True, 0.5, 1),
+                                                          (1, False, 0.5, 2)])
+def test_fused_module_computes_the_same_function(calibrate_bn, bodies: int, g2l: bool, mix: float, jid: int) -> None:
+    cfg = ModelConfig(num_classes=7, frames=12, max_bodies=bodies, g2l=g2l, jid_mix=mix, n_pre=2, jid_version=jid)
     branch = _trained_like(cfg, calibrate_bn)
     before = copy.deepcopy(branch.state_dict())
     x = torch.randn(3, 3, 12, 25, bodies, generator=torch.Generator().manual_seed(1))

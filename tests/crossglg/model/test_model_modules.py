@@ -115,6 +115,35 @@ def test_model_config_jid_mix_validation_and_legacy_dicts() -> None:
     assert ModelConfig.from_dict(ModelConfig().to_dict()).jid_mix == 0.5
 
 
+def test_model_config_jid_version_validation_and_legacy_dicts() -> None:
+    with pytest.raises(ValueError, match="jid_version"):
+        ModelConfig(jid_version=3)
+    legacy = ModelConfig().to_dict()
+    del legacy["jid_version"]
+    assert ModelConfig.from_dict(legacy).jid_version == 1  # old checkpoints rebuild the ReLU JID they trained
+    assert ModelConfig().jid_version == 2
+
+
+def test_jid_v2_keeps_learning_where_the_v1_relu_is_dead() -> None:
+    """The benchmark ablation's failure: every hidden unit negative for every input. Version 1 then
+    outputs softmax(fc2.bias) for any input and passes no gradient to fc1; version 2 does neither."""
+    torch.manual_seed(0)
+    h = torch.randn(4, 8, 5, 25) * 30  # (N*M, C, T, V), raw features as large as the trained encoder's
+    outs = {}
+    for version in (1, 2):
+        jid = JointImportanceDiscriminator(8, 25, hidden=6, version=version)
+        with torch.no_grad():
+            jid.fc1.bias.fill_(-50.0)  # every unit below zero for every window
+        k_out = jid(h, bodies=1)
+        k_out[:, 3].sum().backward()
+        outs[version] = (k_out.detach(), float(jid.fc1.weight.grad.abs().sum()))
+    dead, grad_dead = outs[1]
+    assert float((dead - dead[0]).abs().max()) == 0.0 and grad_dead == 0.0
+    alive, grad_alive = outs[2]
+    assert float((alive - alive[0]).abs().max()) > 1e-4 and grad_alive > 0.0
+    torch.testing.assert_close(alive.sum(-1), torch.ones(4))
+
+
 def test_crossmodal_shapes() -> None:
     cm = CrossModalInteraction(text_dim=48, skel_dim=32, num_joints=25, dim=64, layers=2, heads=4, out_dim=40)
     joints = skeleton_joint_features(torch.randn(6, 32, 4, 25), bodies=2)
