@@ -101,5 +101,7 @@ def choose_open_set(meta: ModelMeta, threshold: float | None = None, margin: flo
         ranked = (f"centred cosine fused with pose features (weight {_fmt(fused.weight)} learned, "
                   f"{_fmt(1 - fused.weight)} pose; --no-fusion: the model alone)")
     elif fusion is False and meta.fusion is not None:
+        if stored is not None and stored.ranking == "fused" and dc is None:  # not "the model has no record": it has
+            ranked = RANKING_NAMES["cosine"]
         ranked += " (--no-fusion: the model's calibrated values are for its fused score)"
     return ChosenValues(params, origin, f"{shown} ({note}); ranking: {ranked}", use_dc, fused)

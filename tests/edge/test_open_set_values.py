@@ -103,6 +103,7 @@ def test_a_fused_model_ranks_by_its_fused_score_unless_told_otherwise() -> None:
     off = choose_open_set(fused, fusion=False)
     assert off.fusion is None and off.matcher_config().fusion is None
     assert "--no-fusion: the model's calibrated values are for its fused score" in off.line
+    assert "ranking: centred cosine (--no-fusion" in off.line and "no fusion record" not in off.line
     by_dc = choose_open_set(fused, dc=True)
     assert (by_dc.fusion, by_dc.use_dc) == (None, True)
     # a fused calibration without the fusion record: plain centred cosine, and the line says why
