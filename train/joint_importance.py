@@ -25,6 +25,7 @@ import numpy as np
 from crossglg.oneshot import accuracy_summary
 
 TOP_K = 5
+TIE_TOL = 1e-9  # a shuffle whose mean equals the matched one up to summation order reaches it
 SPLITS = ("novel", "base")
 
 
@@ -230,7 +231,7 @@ def agreement(imp: ClassImportance, permutations: int = 2000, seed: int = 0) -> 
         "permutation": {"n": permutations, "seed": seed, "observed_mean_spearman": observed,
                         "shuffled_mean": float(perm_means.mean()),
                         "shuffled_95": [float(np.quantile(perm_means, 0.025)), float(np.quantile(perm_means, 0.975))],
-                        "p": float((1 + (perm_means >= observed).sum()) / (1 + permutations))},
+                        "p": float((1 + (perm_means >= observed - TIE_TOL).sum()) / (1 + permutations))},
         "per_class": per_class,
     }  # fmt: skip
 

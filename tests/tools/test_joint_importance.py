@@ -55,6 +55,8 @@ def test_agreement_separates_matched_from_shuffled_text() -> None:
     assert one_profile["between_classes"]["learned"] == pytest.approx(1.0)
     assert one_profile["spearman"]["mean"] == pytest.approx(one_profile["shuffled_spearman"]["mean"], abs=0.05)
     assert one_profile["permutation"]["p"] > 0.05  # the same row for every class is not class-specific
+    # identical rows: every shuffle's mean equals the matched one (up to float summation order): p = 1
+    assert one_profile["permutation"]["p"] == pytest.approx(1.0)
     picked = pick_classes(matched, 3)
     rho = [c["spearman"] for c in matched["per_class"]]
     assert rho[picked[0]] == max(rho) and rho[picked[-1]] == min(rho) and len(set(picked)) == 3
