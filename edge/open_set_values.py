@@ -46,14 +46,15 @@ def _fmt(v: float) -> str:
     return f"{v:.3f}".rstrip("0").rstrip(".") if v != 0 else "0"
 
 
-def _ranking(stored: StoredOpenSet | None, dc: bool | None) -> tuple[bool, str, str]:
+def _ranking(stored: StoredOpenSet | None, dc: bool | None, has_fusion: bool = False) -> tuple[bool, str, str]:
     """``(use_dc, origin, words)`` for the ranking: ``dc`` from --dc/--no-dc, else the model's, else built-in."""
     if dc is not None:
         return dc, "flag", f"{RANKING_NAMES['dc' if dc else 'cosine']} ({'--dc' if dc else '--no-dc'})"
     if stored is not None and stored.ranking == "cosine":
         return False, "model", f"{RANKING_NAMES['cosine']} (DC did not beat it on this model's benchmark)"
     if stored is not None and stored.ranking == "fused":  # used with the model's fusion record (choose_open_set)
-        return False, "model", f"{RANKING_NAMES['cosine']} (calibrated for fusion, but the model has no fusion record)"
+        why = "" if has_fusion else " (calibrated for fusion, but the model has no fusion record)"
+        return False, "model", f"{RANKING_NAMES['cosine']}{why}"
     if stored is not None and stored.ranking == "dc":
         return True, "model", f"{RANKING_NAMES['dc']} (it beat centred cosine on this model's benchmark)"
     return True, "default", f"{RANKING_NAMES['dc']} when the model has base statistics (built-in)"
@@ -94,14 +95,12 @@ def choose_open_set(meta: ModelMeta, threshold: float | None = None, margin: flo
         note = f"{', '.join(flags)} given; the rest {where}"
     else:
         note = where
-    use_dc, origin["ranking"], ranked = _ranking(stored, dc)
+    use_dc, origin["ranking"], ranked = _ranking(stored, dc, meta.fusion is not None)
     fused = meta.fusion if fusion is not False and dc is not True else None  # --dc: rank by DC, no fusion
     if fused is not None:
         use_dc, origin["ranking"] = False, "model"
         ranked = (f"centred cosine fused with pose features (weight {_fmt(fused.weight)} learned, "
                   f"{_fmt(1 - fused.weight)} pose; --no-fusion: the model alone)")
     elif fusion is False and meta.fusion is not None:
-        if stored is not None and stored.ranking == "fused" and dc is None:  # not "the model has no record": it has
-            ranked = RANKING_NAMES["cosine"]
         ranked += " (--no-fusion: the model's calibrated values are for its fused score)"
     return ChosenValues(params, origin, f"{shown} ({note}); ranking: {ranked}", use_dc, fused)
