@@ -10,6 +10,8 @@ state file, and per run its config, metrics and results (``benchmark.json`` / ``
 without results also keeps its ``last.pt`` (finished runs need no weights: the runner skips them);
 ``restore`` copies them back into ``runs/`` unless the run there is further along (a newer epoch),
 after which the run's own command with ``--resume`` continues where the last session stopped.
+The benchmark's DTW distance cache (``runs/benchmark/dtw_*.npy``, a few MB, model-independent,
+~10 min to rebuild) is parked and restored the same way: ``save runs/benchmark``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ PARKED = ROOT / "checkpoints"
 FILES = ("last.pt", "config.yaml", "metrics.csv")
 RESULTS = ("benchmark.json", "eval.json")
 STATE = "ablation_state.json"
+DTW_CACHE = "dtw_*.npy"  # train/baselines/dtw.py evaluate_dtw's cache files (keyed by sample names)
 
 
 def _save_group(group: Path, dest: Path) -> None:
@@ -60,10 +63,24 @@ def _epoch(run: Path) -> int:
     return max(0, len(m.read_text().splitlines()) - 1) if m.is_file() else -1
 
 
+def _copy_dtw_cache(src: Path, dest: Path) -> int:
+    """Copy the DTW cache files of ``src`` that ``dest`` lacks (same name = same samples and band)."""
+    n = 0
+    for f in sorted(src.glob(DTW_CACHE)):
+        if not (dest / f.name).is_file():
+            dest.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f, dest / f.name)
+            n += 1
+    return n
+
+
 def save(runs: list[Path]) -> None:
     for run in runs:
         if (run / STATE).is_file():
             _save_group(run, PARKED / run.name)
+            continue
+        if not (run / "last.pt").is_file() and any(run.glob(DTW_CACHE)):
+            print(f"parked {_copy_dtw_cache(run, PARKED / run.name)} new DTW matrices of {run}")
             continue
         if not (run / "last.pt").is_file():
             raise FileNotFoundError(f"{run}: no last.pt to park")
@@ -80,6 +97,10 @@ def restore(runs_dir: Path) -> None:
         dest = runs_dir / parked.name
         if (parked / STATE).is_file():
             _restore_group(parked, dest)
+            continue
+        if any(parked.glob(DTW_CACHE)):
+            print(f"restored {_copy_dtw_cache(parked, dest)} DTW matrices into {dest}")
+        if not (parked / "metrics.csv").is_file():
             continue
         if _epoch(dest) >= _epoch(parked):
             print(f"{dest} is at epoch {_epoch(dest)}: kept (parked copy: {_epoch(parked)})")

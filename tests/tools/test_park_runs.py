@@ -36,3 +36,19 @@ def test_an_ablation_folder_parks_results_and_only_unscored_weights(tmp_path: Pa
     (fresh / "l2g_s0" / "metrics.csv").write_text("epoch,seconds\n" + "".join(f"{i},1\n" for i in range(9)))
     park_runs._restore_group(parked, fresh)  # a run further along than its parked copy is kept
     assert len((fresh / "l2g_s0" / "metrics.csv").read_text().splitlines()) == 10
+
+
+def test_the_dtw_cache_parks_and_restores_without_overwriting(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    runs, parked = tmp_path / "runs", tmp_path / "checkpoints"
+    monkeypatch.setattr(park_runs, "PARKED", parked)
+    (runs / "benchmark").mkdir(parents=True)
+    (runs / "benchmark" / "dtw_bench-utd9_abc.npy").write_bytes(b"matrix")
+    (runs / "benchmark" / "benchmark.json").write_text("{}")  # results are not the cache: not parked
+    park_runs.save([runs / "benchmark"])
+    assert sorted(p.name for p in (parked / "benchmark").iterdir()) == ["dtw_bench-utd9_abc.npy"]
+    fresh = tmp_path / "fresh"
+    park_runs.restore(fresh)
+    assert (fresh / "benchmark" / "dtw_bench-utd9_abc.npy").read_bytes() == b"matrix"
+    (fresh / "benchmark" / "dtw_bench-utd9_abc.npy").write_bytes(b"newer")
+    park_runs.restore(fresh)  # a file already there is kept
+    assert (fresh / "benchmark" / "dtw_bench-utd9_abc.npy").read_bytes() == b"newer"
