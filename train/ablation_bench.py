@@ -12,7 +12,7 @@ CIs) with the across-seed standard deviation and range.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -83,13 +83,16 @@ def _mean_ci(rs: list[dict]) -> str:
     return text
 
 
-def render_table(out: Path, runs: dict, variants: Sequence[str], labels: dict[str, str], seeds: Sequence[int],
-                 protocols: Sequence[str], header: Sequence[str]) -> str:
+def render_table(out: Path | Mapping[str, Path], runs: dict, variants: Sequence[str], labels: dict[str, str],
+                 seeds: Sequence[int], protocols: Sequence[str], header: Sequence[str]) -> str:
     """Markdown: ``header`` lines, a per-run table and the per-variant summary over finished seeds.
 
-    ``runs``: the state file's run records (status, epochs_done, train_seconds) keyed ``<variant>_s<seed>``.
-    A run counts for a protocol once ``<out>/<variant>_s<seed>/benchmark.json`` has that protocol.
+    ``out``: the runner's output folder, or a folder per variant (a table combining several runners'
+    folders, :mod:`tools.ablation_summary`). ``runs``: the state files' run records (status,
+    epochs_done, train_seconds) keyed ``<variant>_s<seed>``. A run counts for a protocol once
+    ``<folder>/<variant>_s<seed>/benchmark.json`` has that protocol.
     """
+    folders = out if isinstance(out, Mapping) else {v: out for v in variants}
     lines = [*header, "",
              "Per run: random-draw mean % (centred cosine / DC); a protocol not yet scored is blank.", "",
              "| variant | seed | epochs | train min | status | " + " | ".join(protocols) + " |",
@@ -100,7 +103,7 @@ def render_table(out: Path, runs: dict, variants: Sequence[str], labels: dict[st
         for v in variants:
             name = f"{v}_s{seed}"
             run = runs.get(name, {})
-            res = _by_protocol(out / name, protocols)
+            res = _by_protocol(folders[v] / name, protocols)
             cells = []
             for p in protocols:
                 r = res.get(p)
@@ -138,3 +141,39 @@ def render_table(out: Path, runs: dict, variants: Sequence[str], labels: dict[st
         mean = f"{np.mean([baseline[p][m]['random']['mean'] for p in protocols]) * 100:.1f}" if complete else ""
         lines.append(f"| {METHOD_LABELS[m]} | – | – | " + " | ".join(cells) + f" | {mean} |")
     return "\n".join(lines)
+
+
+def seed_means(folder: Path, variant: str, seeds: Sequence[int], protocols: Sequence[str],
+               method: str) -> dict[int, float]:
+    """Per finished seed, the mean over ``protocols`` of the random-draw means (%) of ``method``;
+    a seed not scored on every protocol is left out."""
+    out: dict[int, float] = {}
+    for seed in seeds:
+        res = _by_protocol(folder / f"{variant}_s{seed}", protocols)
+        if all(p in res and method in res[p] for p in protocols):
+            out[seed] = 100 * float(np.mean([res[p][method]["random"]["mean"] for p in protocols]))
+    return out
+
+
+def difference(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> tuple[float, float, float] | None:
+    """``mean(a) - mean(b)`` with a Welch t interval over seeds: ``(diff, low, high)``; None unless
+    both have at least two seeds (one seed has no spread to judge a difference by)."""
+    from scipy import stats
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.size < 2 or b.size < 2:
+        return None
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    diff, se = float(a.mean() - b.mean()), float(np.sqrt(va + vb))
+    if se == 0.0:
+        return diff, diff, diff
+    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    half = float(stats.t.ppf(0.5 + level / 2, df)) * se
+    return diff, diff - half, diff + half
+
+
+def verdict(d: tuple[float, float, float] | None) -> str:
+    """``gain`` / ``loss`` when the interval excludes 0, ``not separable`` otherwise."""
+    if d is None:
+        return "too few seeds"
+    return "gain" if d[1] > 0 else "loss" if d[2] < 0 else "not separable"
