@@ -5,16 +5,22 @@ A crash or an exception leaves the previous file untouched and removes the temp 
 
 - :func:`atomic_write` for bytes or text in hand;
 - :func:`atomic_path` for writers that want a path or open the file themselves
-  (``torch.save``, ``np.savez``, ``fig.savefig``).
+  (``torch.save``, ``np.savez``, ``fig.savefig``);
+- :func:`atomic_update_text` for a locked read-modify-write by several processes.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks (atomic_update_text is then unlocked)
+    fcntl = None
 
 
 @contextmanager
@@ -62,3 +68,18 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int | No
     with atomic_path(path, mode) as tmp, open(tmp, "wb") as f:
         f.write(payload)
     return Path(path)
+
+
+def atomic_update_text(path: str | os.PathLike[str], edit: Callable[[str], str]) -> None:
+    """Read ``path`` (``""`` when missing), write ``edit(text)`` back atomically, holding an
+    exclusive lock (``.<name>.lock`` beside it) from the read to the replace, so two processes that
+    each update their own part of one file (e.g. two result sections of docs/results.md) never
+    write back a copy missing the other's update. Where ``fcntl`` is missing (Windows) it is unlocked.
+    """
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f".{out.name}.lock", "a") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        text = out.read_text(encoding="utf-8") if out.is_file() else ""
+        atomic_write(out, edit(text))

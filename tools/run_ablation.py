@@ -47,7 +47,8 @@ VARIANTS = ("baseline", "g2l", "l2g", "crossglg")  # table order
 RUN_ORDER = ("baseline", "crossglg", "g2l", "l2g")
 LABELS = {"baseline": "InfoGCN baseline", "g2l": "+G2L", "l2g": "+L2G", "crossglg": "CrossGLG (G2L+L2G)"}
 BEGIN, END = "<!-- ablation:begin -->", "<!-- ablation:end -->"  # the default section's markers
-HEADINGS = {"ablation": "Real-data ablation", "ablation-bench": "Benchmark ablation (issue 13)"}
+HEADINGS = {"ablation": "Real-data ablation", "ablation-bench": "Benchmark ablation (issue 13)",
+            "ablation-bench-final": "Benchmark ablation, the four variants side by side (issue 13)"}
 
 
 def _git_commit() -> str:
@@ -198,17 +199,19 @@ def render_table(out: Path, state: dict, seeds: list[int], command: str, cfg_sum
 
 def write_results(path: Path, table: str, section: str = "ablation") -> None:
     """Replace the block between ``<!-- <section>:begin/end -->`` in ``path`` (or append it under a heading)."""
-    from train.config import atomic_write_text
+    from crossglg.atomic import atomic_update_text
 
     begin, end = f"<!-- {section}:begin -->", f"<!-- {section}:end -->"
-    text = path.read_text() if path.is_file() else "# Results\n\n"
     block = f"{begin}\n{table}\n{end}"
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        text = head + block + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip() + f"\n\n## {HEADINGS.get(section, section)}\n\n" + block + "\n"
-    atomic_write_text(path, text)
+
+    def edit(text: str) -> str:
+        text = text or "# Results\n\n"
+        if begin in text and end in text:
+            head, rest = text.split(begin, 1)
+            return head + block + rest.split(end, 1)[1]
+        return text.rstrip() + f"\n\n## {HEADINGS.get(section, section)}\n\n" + block + "\n"
+
+    atomic_update_text(path, edit)
 
 
 def budget_summary(c, config: str, overrides: list[str], threads: int, epochs: int | None,

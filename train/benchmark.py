@@ -302,18 +302,18 @@ def open_set_markdown(cal: dict) -> str:
 
 def write_section(doc: str | Path, section: str, body: str) -> None:
     """Replace (or append) the block between ``<!-- bench:<section> -->`` markers in ``doc``, atomically."""
-    from .config import atomic_write_text
+    from crossglg.atomic import atomic_update_text
 
-    path = Path(doc)
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
     start, end = f"<!-- bench:{section} -->", f"<!-- /bench:{section} -->"
     block = f"{start}\n{body}{end}"
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        text = head + block + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip("\n") + f"\n\n{block}\n"
-    atomic_write_text(path, text)
+
+    def edit(text: str) -> str:
+        if start in text and end in text:
+            head, rest = text.split(start, 1)
+            return head + block + rest.split(end, 1)[1]
+        return text.rstrip("\n") + f"\n\n{block}\n"
+
+    atomic_update_text(doc, edit)
 
 
 def save_json(obj: dict | list, path: str | Path) -> None:

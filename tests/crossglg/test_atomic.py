@@ -120,3 +120,27 @@ def test_core_writers_keep_old_file_when_replace_fails(tmp_path, monkeypatch):
     after = {p: p.read_bytes() for p in written}
     assert after == before
     assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == sorted([*written, src])
+
+
+def _append_sections(path: str, tag: str, n: int) -> None:
+    from crossglg.atomic import atomic_update_text
+
+    for i in range(n):
+        atomic_update_text(path, lambda text, i=i: text + f"{tag}{i}\n")
+
+
+def test_locked_updates_from_two_processes_lose_nothing(tmp_path) -> None:  # noqa: ANN001
+    """Each process appends its own lines to one file; an unlocked read-modify-write loses some."""
+    import multiprocessing as mp
+
+    doc = tmp_path / "results.md"
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_append_sections, args=(str(doc), tag, 60)) for tag in ("a", "b")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    lines = doc.read_text().splitlines()
+    assert sorted(lines) == sorted([f"a{i}" for i in range(60)] + [f"b{i}" for i in range(60)])
+    assert [x for x in lines if x[0] == "a"] == [f"a{i}" for i in range(60)]  # each process's order kept
