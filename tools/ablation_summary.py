@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from tools.run_ablation import LABELS, VARIANTS, write_results  # noqa: E402
 from train import ablation_bench  # noqa: E402
+from train.config import from_dict, to_dict  # noqa: E402
 
 SHOWN = ("cosine_centered", "fused")  # the edge's two rankings: the encoder alone, and the product's matcher
 IGNORED = (("seed",), ("model", "variant"))  # what may differ between the runs of one ablation
@@ -50,7 +51,9 @@ def parse_parts(parts: list[str]) -> dict[str, Path]:
 
 
 def _budget(config: Path) -> dict:
-    cfg = yaml.safe_load(config.read_text())
+    """The run's resolved config as a dict (defaults filled in: a run saved before a field existed
+    compares equal to one saved after, when it left the field at its default), minus ``IGNORED``."""
+    cfg = to_dict(from_dict(yaml.safe_load(config.read_text()), str(config)))
     for path in IGNORED:
         node = cfg
         for key in path[:-1]:

@@ -219,8 +219,9 @@ def budget_summary(c, config: str, overrides: list[str], threads: int, epochs: i
     """One line stating the training budget every variant got (and a shrink, if any)."""
     a = c.augment
     aug = (f"augment scale {a.scale}, shear {a.shear}, jitter {a.jitter}, bone jitter {a.bone_jitter}, "
-           f"joint drop {a.joint_drop}, mirror {a.mirror}" if any((a.scale, a.shear, a.jitter, a.bone_jitter,
-                                                                    a.joint_drop, a.mirror)) else "InfoGCN augmentation only")
+           f"joint drop {a.joint_drop}, mirror {a.mirror}" + (f", relayout {a.relayout}" if a.relayout else "")
+           if any((a.scale, a.shear, a.jitter, a.bone_jitter, a.joint_drop, a.mirror, a.relayout))
+           else "InfoGCN augmentation only")
     shrink = (f" (**shrunk from the config's {config_epochs} for every variant alike**, `--epochs {epochs}`)"
               if epochs is not None and epochs != config_epochs else "")
     return (f"protocol `{c.data.protocol}`, T={c.data.frames}, M={c.data.max_bodies}, {c.optim.epochs} epochs{shrink}, "

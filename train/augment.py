@@ -10,6 +10,8 @@ reproduces the old batches exactly): per-axis scale and shear (other body propor
 calibrations), joint drop (a joint replaced by its parent: sensors without hand tips/thumbs, derived
 joints), bone jitter (a constant per-joint offset: another skeleton fit), frame jitter (sensor noise),
 and a left/right mirror whose class mapping comes from the class names (:func:`mirror_label_map`).
+Before all of them, on the raw clip, ``relayout`` re-derives one sensor family's derived joints
+(:func:`relayout`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from crossglg.preprocess import PreprocessConfig, preprocess, select_bodies, valid_range, validate_sequence
+from crossglg.skeleton.joint_maps import SENSOR_DERIVES, rederive
 from crossglg.skeleton.layouts import NTU25, Layout
 
 from .config import AugmentConfig
@@ -100,6 +103,19 @@ def mirror_input(x: np.ndarray, layout: Layout = NTU25) -> np.ndarray:
     return out
 
 
+SENSOR_FAMILIES = tuple(sorted(SENSOR_DERIVES))
+
+
+def relayout(seq: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
+    """Raw NTU-25 clip ``(T, M, 25, 3)``: with chance ``p``, one sensor family (uniform over
+    :data:`SENSOR_FAMILIES`) rebuilds the joints it derives from the clip's other joints; else the
+    clip unchanged. Draws from ``rng`` only when ``p > 0``."""
+    if p <= 0 or rng.random() >= p:
+        return seq
+    family = SENSOR_FAMILIES[int(rng.integers(len(SENSOR_FAMILIES)))]
+    return rederive(seq, SENSOR_DERIVES[family])
+
+
 def _affine(acfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
     mat = np.eye(3)
     if acfg.scale > 0:
@@ -156,6 +172,8 @@ def augment_train(
     """
     if not acfg.enabled:
         return preprocess(seq, pcfg, layout), label
+    if acfg.relayout > 0 and layout == NTU25:
+        seq = relayout(seq, acfg.relayout, rng)
     length = valid_length(seq, pcfg, layout)
     crop = random_crop(length, acfg.crop_min, acfg.crop_max, rng)
     x = preprocess(seq, pcfg, layout, crop=crop)

@@ -61,7 +61,11 @@ class AugmentConfig:
     lengths. ``joint_drop``: chance per joint that its trajectory is replaced by its parent's (what a
     sensor without that joint, or a derived joint, looks like). ``mirror``: chance of a left/right mirror;
     a class that names a side becomes its counterpart class (see :func:`train.augment.mirror_label_map`)
-    and samples of side-named classes without a counterpart are never mirrored.
+    and samples of side-named classes without a counterpart are never mirrored. ``relayout``: chance
+    per clip that the joints one sensor family (OpenNI-15, Kinect v1 or MediaPipe, uniformly) derives
+    instead of measuring are rebuilt from the clip's other joints with that family's rules
+    (:data:`crossglg.skeleton.joint_maps.SENSOR_DERIVES`): every class is then seen with every
+    family's derived joints, so a dataset's layout cannot serve as a cue for its classes.
     """
 
     enabled: bool = True
@@ -75,6 +79,7 @@ class AugmentConfig:
     bone_jitter: float = 0.0  # per-joint constant offset for the whole clip (torso lengths)
     joint_drop: float = 0.0
     mirror: float = 0.0
+    relayout: float = 0.0  # chance per clip of re-deriving one sensor family's derived joints
 
 
 @dataclass(frozen=True)

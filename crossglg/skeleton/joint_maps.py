@@ -13,6 +13,11 @@ in a right-handed frame), scaled by the bone length ``|b - a|``. Missing inputs 
 
 The OpenNI/NiTE 15-joint skeletons (KARD, Florence 3D, SBU) use :data:`OPENNI15_DERIVE`; the
 constants it uses are listed (with where they were measured) next to it.
+
+:data:`SENSOR_DERIVES` lists, per sensor family, the NTU joints that family's mapping builds instead
+of measuring, as rules on NTU joints; :func:`rederive` rebuilds them on an NTU-25 skeleton from any
+sensor, i.e. shows one recording as that sensor family would have given it (a training augmentation:
+``train.augment``, ``AugmentConfig.relayout``).
 """
 
 from __future__ import annotations
@@ -89,13 +94,19 @@ class JointMap:
         for src, dst in self.copy:
             out[..., NTU25.index(dst), :] = arr[..., self.source.index(src), :]
         for rule in self.derive:
-            a, b = out[..., NTU25.index(rule.a), :], out[..., NTU25.index(rule.b), :]
-            value = a + rule.t * (b - a)
-            if rule.forward:
-                length = np.linalg.norm(b - a, axis=-1, keepdims=True)
-                value = value + rule.forward * length * _body_forward(out)
-            out[..., NTU25.index(rule.target), :] = value
+            out[..., NTU25.index(rule.target), :] = _rule_value(out, rule)
         return out
+
+
+def _rule_value(out: np.ndarray, rule: Derive) -> np.ndarray:
+    """``rule``'s target ``(..., 3)`` from the joints already in ``out (..., 25, 3)``."""
+    a, b = out[..., NTU25.index(rule.a), :], out[..., NTU25.index(rule.b), :]
+    value = a + rule.t * (b - a)
+    if rule.forward:
+        length = np.linalg.norm(b - a, axis=-1, keepdims=True)
+        with np.errstate(invalid="ignore"):
+            value = value + rule.forward * length * _body_forward(out)
+    return value
 
 
 def _body_forward(out: np.ndarray) -> np.ndarray:
@@ -163,3 +174,46 @@ FLORENCE15_TO_NTU = JointMap("florence15->ntu25", FLORENCE15, FLORENCE15_COPY, O
 SBU15_TO_NTU = JointMap("sbu15->ntu25", SBU15, KARD15_COPY, OPENNI15_DERIVE)
 
 JOINT_MAPS: dict[str, JointMap] = {m.source.name: m for m in (KARD15_TO_NTU, FLORENCE15_TO_NTU, SBU15_TO_NTU)}
+
+
+def _kinect_v1_derive() -> tuple[Derive, ...]:
+    """:func:`crossglg.skeleton.mappings.from_kinect_v1`'s derived joints as rules."""
+    rules = [Derive("Neck", "SpineShoulder", "Head", NECK_RATIO)]
+    for s in ("Left", "Right"):
+        rules += [Derive(f"HandTip{s}", f"Wrist{s}", f"Hand{s}", 1.0 + HANDTIP_EXTENSION),
+                  Derive(f"Thumb{s}", f"Wrist{s}", f"Hand{s}", 1.0 + THUMB_EXTENSION)]
+    return tuple(rules)
+
+
+# Per sensor family, the NTU joints its mapping derives (MediaPipe: the spine from the hips and
+# shoulders and the neck, as crossglg.skeleton.mappings.from_mediapipe33 builds them; its head,
+# hands and feet come from landmarks NTU-25 does not hold, so they are left as they are).
+SENSOR_DERIVES: dict[str, tuple[Derive, ...]] = {
+    "openni15": OPENNI15_DERIVE,
+    "kinect_v1": _kinect_v1_derive(),
+    "mediapipe33": (
+        Derive("SpineBase", "HipLeft", "HipRight", 0.5),
+        Derive("SpineShoulder", "ShoulderLeft", "ShoulderRight", 0.5),
+        Derive("SpineMid", "SpineBase", "SpineShoulder", 0.5),
+        Derive("Neck", "SpineShoulder", "Head", NECK_RATIO),
+    ),
+}
+
+
+def rederive(seq: np.ndarray, rules: tuple[Derive, ...]) -> np.ndarray:
+    """Rebuild ``rules``' target joints of NTU-25 skeletons ``(..., 25, 3)`` from the other joints,
+    in order (a rule may read an earlier rule's output). Returns a float32 copy; a skeleton whose
+    joints are all zero (an absent body, padding) is left as it is, and so is any joint whose rebuilt
+    value is not finite (a degenerate facing direction): the recording is never made worse than given.
+    """
+    arr = np.asarray(seq, dtype=np.float32)
+    if arr.ndim < 2 or arr.shape[-2:] != (NTU_V, 3):
+        raise ValueError(f"rederive: expected an array shaped (..., {NTU_V}, 3), got {arr.shape}")
+    out = arr.copy()
+    for rule in rules:
+        value = _rule_value(out, rule)
+        t = NTU25.index(rule.target)
+        out[..., t, :] = np.where(np.isfinite(value), value, out[..., t, :])
+    absent = ~np.any(arr != 0, axis=(-2, -1))
+    out[absent] = arr[absent]
+    return out

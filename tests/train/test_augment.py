@@ -142,3 +142,23 @@ def test_old_configs_reproduce_their_batches() -> None:
     crop = random_crop(length, 0.5, 1.0, rng)
     ref = rotate(preprocess(seq, pcfg, crop=crop), rotation_matrix(rng.uniform(-0.3, 0.3, size=3)))
     np.testing.assert_array_equal(a, ref)
+
+
+def test_relayout_rebuilds_one_sensor_familys_joints_and_draws_nothing_when_off() -> None:
+    from crossglg.skeleton.joint_maps import SENSOR_DERIVES, rederive
+    from train.augment import SENSOR_FAMILIES, relayout
+
+    seq = _walker()
+    rng = np.random.default_rng(3)
+    assert relayout(seq, 0.0, rng) is seq
+    assert rng.random() == np.random.default_rng(3).random()  # p = 0 consumed nothing
+    options = {f: rederive(seq, SENSOR_DERIVES[f]) for f in SENSOR_FAMILIES}
+    seen = set()
+    for seed in range(30):
+        out = relayout(seq, 1.0, np.random.default_rng(seed))
+        match = [f for f, o in options.items() if np.array_equal(o, out, equal_nan=True)]
+        assert len(match) == 1
+        seen.add(match[0])
+    assert seen == set(SENSOR_FAMILIES)
+    x, _ = augment_train(seq, PreprocessConfig(frames=16), AugmentConfig(relayout=1.0), np.random.default_rng(0))
+    assert x.shape == (3, 16, 25, 1) and np.isfinite(x).all()
