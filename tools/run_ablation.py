@@ -199,19 +199,12 @@ def render_table(out: Path, state: dict, seeds: list[int], command: str, cfg_sum
 
 def write_results(path: Path, table: str, section: str = "ablation") -> None:
     """Replace the block between ``<!-- <section>:begin/end -->`` in ``path`` (or append it under a heading)."""
-    from crossglg.atomic import atomic_update_text
+    from train.benchmark import replace_block
 
-    begin, end = f"<!-- {section}:begin -->", f"<!-- {section}:end -->"
-    block = f"{begin}\n{table}\n{end}"
-
-    def edit(text: str) -> str:
-        text = text or "# Results\n\n"
-        if begin in text and end in text:
-            head, rest = text.split(begin, 1)
-            return head + block + rest.split(end, 1)[1]
-        return text.rstrip() + f"\n\n## {HEADINGS.get(section, section)}\n\n" + block + "\n"
-
-    atomic_update_text(path, edit)
+    if not path.is_file():
+        path.write_text("# Results\n")
+    replace_block(path, f"<!-- {section}:begin -->", f"<!-- {section}:end -->", f"{table}\n",
+                  f"## {HEADINGS.get(section, section)}\n\n")
 
 
 def budget_summary(c, config: str, overrides: list[str], threads: int, epochs: int | None,

@@ -300,20 +300,26 @@ def open_set_markdown(cal: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(doc: str | Path, section: str, body: str) -> None:
-    """Replace (or append) the block between ``<!-- bench:<section> -->`` markers in ``doc``, atomically."""
+def replace_block(doc: str | Path, begin: str, end: str, block: str, appendix: str = "") -> None:
+    """In ``doc``, replace the text from marker ``begin`` to marker ``end`` (both kept, ``block``
+    between them); when the markers are missing, append ``appendix`` (e.g. a heading) and the
+    marked block. A locked, atomic read-modify-write (:func:`crossglg.atomic.atomic_update_text`)."""
     from crossglg.atomic import atomic_update_text
 
-    start, end = f"<!-- bench:{section} -->", f"<!-- /bench:{section} -->"
-    block = f"{start}\n{body}{end}"
+    marked = f"{begin}\n{block}{end}"
 
     def edit(text: str) -> str:
-        if start in text and end in text:
-            head, rest = text.split(start, 1)
-            return head + block + rest.split(end, 1)[1]
-        return text.rstrip("\n") + f"\n\n{block}\n"
+        if begin in text and end in text:
+            head, rest = text.split(begin, 1)
+            return head + marked + rest.split(end, 1)[1]
+        return text.rstrip("\n") + f"\n\n{appendix}{marked}\n"
 
     atomic_update_text(doc, edit)
+
+
+def write_section(doc: str | Path, section: str, body: str) -> None:
+    """Replace (or append) the block between ``<!-- bench:<section> -->`` markers in ``doc``."""
+    replace_block(doc, f"<!-- bench:{section} -->", f"<!-- /bench:{section} -->", body)
 
 
 def save_json(obj: dict | list, path: str | Path) -> None:
