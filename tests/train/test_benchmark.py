@@ -106,7 +106,7 @@ def test_benchmark_command_on_a_tiny_held_out_model(data_dir: Path, tmp_path: Pa
     shutil.copyfile(ASSET, model)
     code = main(["benchmark", str(final), "--data-root", str(data_dir), "--protocols", "bench-florence9",
                  "--draws", "3", "--max-novel-per-class", "3", "--out", str(tmp_path / "bench"), "--docs", str(doc),
-                 "--open-set-draws", "4", "--open-set-dc-samples", "50", "--target-far", "0.25",
+                 "--dtw-cache", str(tmp_path / "dtw"), "--open-set-draws", "4", "--open-set-dc-samples", "50", "--target-far", "0.25",
                  "--calibrate-into", str(model)])  # fmt: skip
     assert code == 0
     doc_json = json.loads((tmp_path / "bench" / "benchmark.json").read_text())
@@ -144,6 +144,9 @@ def test_benchmark_command_on_a_tiny_held_out_model(data_dir: Path, tmp_path: Pa
     assert (json.loads(written)["weight"] == fusion["weight"]) if rk["chosen"] == "fused" else written is None
     assert read_onnx_metadata(model)["fingerprint"] == read_onnx_metadata(ASSET)["fingerprint"]
     assert (tmp_path / "bench" / "open_set_episodes.npz").is_file()
+    # the DTW matrix went to --dtw-cache, not --out (another model's benchmark reuses it)
+    assert [p.name.startswith("dtw_bench-florence9") for p in (tmp_path / "dtw").iterdir()] == [True]
+    assert not list((tmp_path / "bench").glob("dtw_*.npy"))
     text = doc.read_text()
     assert "bench-florence9" in text and "| mean |" in text and "bench-florence9 (calibrated) | dc |" in text
     assert "| ranking decision | centred cosine mean % | DC mean % | fused mean % | chosen |" in text

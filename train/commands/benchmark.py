@@ -47,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "`crossglg-train calibrate-open-set` does it later from benchmark.json")  # fmt: skip
     parser.add_argument("--out", default="runs/benchmark", help="folder for benchmark.json, benchmark.md and "
                         "the DTW caches (default: %(default)s)")
+    parser.add_argument("--dtw-cache", default=None, metavar="DIR",
+                        help="folder of the DTW distance caches (default: --out); another model's benchmark can "
+                             "reuse one folder's matrices (they depend on the data only, ~20 min to build)")  # fmt: skip
     parser.add_argument("--docs", default=None, metavar="FILE.md", help="also write the table into this file "
                         "(between <!-- bench:SECTION --> markers), e.g. docs/results.md")
     parser.add_argument("--max-novel-per-class", type=int, default=0, metavar="N",
@@ -87,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--calibrate-into: no such model file: {', '.join(missing)}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    dtw_cache = Path(args.dtw_cache) if args.dtw_cache else out
+    dtw_cache.mkdir(parents=True, exist_ok=True)
     reference = OpenSetParams(args.threshold, args.margin, args.dc_margin)
     dc = DCConfig() if args.open_set_dc_samples is None else DCConfig(samples=args.open_set_dc_samples)
     open_cfg = OpenSetConfig(reference=reference, draws=args.open_set_draws, dc=dc)
@@ -100,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     command = "crossglg-train benchmark " + shlex.join(words)
     results, episodes = [], []
     for name in tqdm(args.protocols, desc="protocols", file=sys.stderr):
-        r, ep = evaluate_protocol(args.checkpoint, name, args.data_root, args.draws, args.seed, out, open_cfg,
+        r, ep = evaluate_protocol(args.checkpoint, name, args.data_root, args.draws, args.seed, dtw_cache, open_cfg,
                                   args.max_novel_per_class)  # fmt: skip
         results.append(r)
         if ep is not None:
