@@ -18,7 +18,7 @@ venv: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -m "not gpu and not trt" -q
+	$(BIN)/python -m pytest -m "not gpu and not trt" -q --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
