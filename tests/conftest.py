@@ -106,3 +106,18 @@ def tiny_crossglg_run(tiny_train_data, tmp_path_factory: pytest.TempPathFactory)
     out = tmp_path_factory.mktemp("tiny_run") / "full"
     run_training(load_config(None, TINY_TRAIN), tiny_train_data, out, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_heldout_final(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``final.pt`` of a 1-epoch model on protocol bench-heldout (one clip per class, T=16): trained
+    on none of the benchmark protocols' novel classes, so the benchmark tools accept it. Read-only."""
+    from train.config import load_config
+    from train.prepare import load_protocol_data
+    from train.trainer import run_training
+
+    data = load_protocol_data("bench-heldout", data_dir, max_per_class=1, max_novel_per_class=1)
+    cfg = load_config(None, ["data.protocol=bench-heldout", "data.frames=16", "optim.batch_size=8", "optim.epochs=1",
+                             "model.variant=baseline", "eval.dc_samples=50", "num_threads=2", "augment.mirror=0.5",
+                             "loss.metric=1.0", "augment.joint_drop=0.1"])  # fmt: skip
+    return run_training(cfg, data, tmp_path_factory.mktemp("tiny_heldout") / "run", progress=False)

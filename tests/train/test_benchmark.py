@@ -90,17 +90,10 @@ def test_write_section_replaces_only_its_block(tmp_path: Path) -> None:
 
 
 @pytest.mark.realdata
-def test_benchmark_command_on_a_tiny_held_out_model(data_dir: Path, tmp_path: Path) -> None:
+def test_benchmark_command_on_a_tiny_held_out_model(tiny_heldout_final: Path, data_dir: Path, tmp_path: Path) -> None:
     from train.cli import main
-    from train.config import load_config
-    from train.prepare import load_protocol_data
-    from train.trainer import run_training
 
-    data = load_protocol_data("bench-heldout", data_dir, max_per_class=1, max_novel_per_class=1)
-    cfg = load_config(None, ["data.protocol=bench-heldout", "data.frames=16", "optim.batch_size=8", "optim.epochs=1",
-                             "model.variant=baseline", "eval.dc_samples=50", "num_threads=2", "augment.mirror=0.5",
-                             "loss.metric=1.0", "augment.joint_drop=0.1"])
-    final = run_training(cfg, data, tmp_path / "run", progress=False)
+    final = tiny_heldout_final
     doc = tmp_path / "results.md"
     model = tmp_path / "model.onnx"  # any exported model: the values land in its metadata, weights untouched
     shutil.copyfile(ASSET, model)
